@@ -1,0 +1,108 @@
+"""Command line: `patientavgift cases|explain|check`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cases import case_files, price_case, read_case_file, run_paths
+from .errors import Problem, RuleDataError
+from .explain import explain_case, failure_text
+from .rules import check_rules, load_rules
+
+
+def _cases(args: argparse.Namespace) -> int:
+    book = load_rules(args.rules)
+    missing = [p for p in args.paths if not p.exists()]
+    for p in missing:
+        print(f"{p}: no such file or folder", file=sys.stderr)
+    results = run_paths(book, [p for p in args.paths if p.exists()])
+    failed = [r for r in results if not r.passed]
+    for result in failed:
+        print(failure_text(result))
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed or missing else 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    book = load_rules(args.rules)
+    status = 0
+    for entry in read_case_file(args.case, book):
+        if entry.case is None:
+            print(f"Fall {entry.id} är ogiltigt:\n{entry.error}")
+            status = 1
+            continue
+        outcomes, totals = price_case(book, entry.case)
+        print(explain_case(entry.case, outcomes, totals))
+        print()
+    return status
+
+
+def case_problems(paths: list[Path], book_rules: Path | None) -> list[Problem]:
+    """Problems in case files: invalid cases that expect no error, unknown citations, duplicate ids."""
+    book, _ = check_rules(book_rules)
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for path in case_files(paths):
+        for entry in read_case_file(path, book):
+            expects_error = "error:" in str(entry.raw) or "'error'" in str(entry.raw)
+            if entry.case is None:
+                if not expects_error:
+                    problems.extend(entry.problems)
+                continue
+            case = entry.case
+            where = f"{path}:{entry.line}" if entry.line else str(path)
+            if case.id in seen:
+                problems.append(Problem(str(path), entry.line, "id", f"'{case.id}' is already used at {seen[case.id]}"))
+            seen.setdefault(case.id, where)
+            if not case.source and not case.cites:
+                problems.append(Problem(str(path), entry.line, "source", "the case cites no source; add `source` (text) or `cites` (statement ids)"))
+            for i, sid in enumerate(case.cites):
+                if sid not in book.statements:
+                    problems.append(Problem(str(path), entry.line, f"cites[{i}]", f"'{sid}' is not a statement in the source register"))
+    return problems
+
+
+def _check(args: argparse.Namespace) -> int:
+    _, problems = check_rules(args.rules)
+    paths = args.paths or ([Path("cases")] if Path("cases").is_dir() else [])
+    problems += case_problems([p for p in paths if p.exists()], args.rules)
+    for p in paths:
+        if not p.exists():
+            problems.append(Problem(str(p), None, "", "no such file or folder"))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found")
+        return 1
+    print("rule data and cases are valid")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `patientavgift` command."""
+    parser = argparse.ArgumentParser(prog="patientavgift", description="Swedish patient fees for distance contacts and internet-based treatment.")
+    parser.add_argument("--rules", type=Path, default=None, help="rule folder (default: the package's own, or $PATIENTAVGIFT_RULES)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("cases", help="run worked cases and report failures")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.set_defaults(func=_cases)
+    p = sub.add_parser("explain", help="explain every contact of a case, with the rules behind it")
+    p.add_argument("case", type=Path, metavar="CASE.yaml")
+    p.set_defaults(func=_explain)
+    p = sub.add_parser("check", help="validate every rule file and case and report every problem")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="case files or folders (default: cases/)")
+    p.set_defaults(func=_check)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RuleDataError as exc:
+        print("The rule data has problems; nothing was computed:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

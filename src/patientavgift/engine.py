@@ -1,0 +1,431 @@
+"""The fee engine: from contact facts to an outcome with its chain of rules.
+
+Two steps, kept apart so that each can be read and tested on its own:
+
+1. `decide` applies one region's rule table to one contact: is it qualified, how is it registered,
+   what contact points and what list fee (avgift enligt taxa) does it carry. It knows nothing of
+   the patient's age or earlier payments.
+2. `price_contacts` takes a patient's contacts in date order, applies the age exemptions and the
+   high-cost ceiling (högkostnadsskydd) across all regions, and returns the fee each contact
+   costs, with frikort status.
+
+Every conclusion is a `Step` in the trace, with the rule id and its citation. Where the rules do
+not decide, the outcome is undetermined and says why (a missing fact, or a gap in the sources).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from .conditions import Tri
+from .model import Contact, Mode, Patient, ProgrammeKind, Region, Service
+from .rules import FeeRef, RuleBook, Row
+
+Selection = Literal["all"] | frozenset[str]
+"""Which proposals/alternatives apply: "all" proposals, or a set of proposal ids."""
+
+
+def selection(proposals: str | Sequence[str] | None) -> Selection:
+    """Turn the case key `proposals` (none | all | [ids]) into a selection."""
+    if proposals is None or proposals == "none":
+        return frozenset()
+    if proposals == "all":
+        return "all"
+    if isinstance(proposals, str):
+        return frozenset(p.strip() for p in proposals.split(",") if p.strip())
+    return frozenset(proposals)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link in the chain of rules: which rule, what it concluded, and its citation."""
+
+    rule: str
+    text: str
+    cite: str = ""
+
+
+@dataclass
+class Decision:
+    """What a region's rules conclude about one contact, before exemptions and the ceiling."""
+
+    list_fee: int | None = None
+    qualified: bool | None = None
+    registration: str | None = None
+    contact_points: Decimal | None = None
+    category: ProgrammeKind | None = None
+    missing: set[str] = field(default_factory=set)
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    trace: list[Step] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """The full outcome for one contact (the keys of `expect` in the case contract)."""
+
+    date: date
+    region: Region
+    fee: int | None
+    list_fee: int | None
+    qualified: bool | None
+    registration: str | None
+    contact_points: Decimal | None
+    category: ProgrammeKind | None
+    invoice_home_region: bool
+    frikort: bool | None
+    missing: list[str]
+    reasons: list[str]
+    warnings: list[str]
+    trace: list[Step]
+    ceiling: int | None = None
+
+    @property
+    def undetermined(self) -> bool:
+        """True when the rules do not decide the fee."""
+        return self.fee is None
+
+
+def _facts(book: RuleBook, contact: Contact, region: Region, service: Service | None,
+           category: tuple[ProgrammeKind | None, frozenset[str]]) -> Any:
+    def lookup(key: str) -> tuple[Any, frozenset[str]]:
+        if key == "service":
+            return service, frozenset()
+        if key == "region":
+            return region, frozenset()
+        if key == "category":
+            return category
+        return contact.fact(key), frozenset()
+
+    return lookup
+
+
+def _in_force(row: Row, on: date, chosen: Selection) -> bool:
+    if not row.in_force(on):
+        return False
+    if row.status == "decided":
+        return True
+    if row.status == "proposed" and chosen == "all":
+        return True
+    return chosen != "all" and row.proposal in chosen
+
+
+def _first(book: RuleBook, table_id: str, facts: Any, on: date, chosen: Selection) -> tuple[Row | None, Tri]:
+    """The first row in force whose condition holds; stop at a row that depends on missing facts."""
+    for row in book.rows(table_id):
+        if not _in_force(row, on, chosen):
+            continue
+        result = book.when(table_id, row).evaluate(facts, book.definitions)
+        if result.value is True:
+            return row, result
+        if result.value is None:
+            return row, result
+    return None, Tri(False)
+
+
+def _step(book: RuleBook, row: Row, text: str) -> Step:
+    status = {"decided": "", "proposed": " [förslag, ej beslutat]", "alternative": " [alternativ för simulering]"}
+    return Step(row.id, text + status[row.status], book.cite_text(row.cite))
+
+
+def _programme_contact(contact: Contact) -> bool:
+    return contact.programme is not None or contact.programme_event is not None or contact.mode == Mode.platform
+
+
+def _category(book: RuleBook, contact: Contact, facts: Any, on: date, d: Decision) -> tuple[ProgrammeKind | None, frozenset[str]]:
+    if not _programme_contact(contact):
+        return None, frozenset({"programme.kind"})
+    table = next((t for t in book.tables.values() if t.kind == "categories"), None)
+    if table is None:
+        return None, frozenset({"programme.kind"})
+    row, result = _first(book, table.id, facts, on, frozenset())
+    if row is None or result.value is None or row.category is None:
+        missing = result.missing if result.value is None else frozenset({"programme.kind"})
+        return None, missing
+    d.trace.append(_step(book, row, f"Programmets kategori: {row.category.label} ({row.text or row.label or row.id})"))
+    return row.category, frozenset()
+
+
+def param_amount(book: RuleBook, param_id: str, on: date, chosen: Selection) -> tuple[int | None, Any]:
+    """The amount of a parameter on a day (a selected proposal value wins over the decided one)."""
+    param = book.parameters[param_id]
+    candidates = [v for v in param.values if _in_force(v, on, chosen)]  # type: ignore[arg-type]
+    candidates.sort(key=lambda v: v.status == "decided")
+    if not candidates:
+        return None, param
+    return candidates[0].amount, candidates[0]
+
+
+def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: Decision) -> None:
+    if row.fee is None:
+        return
+    if isinstance(row.fee, int):
+        d.list_fee = row.fee
+        return
+    assert isinstance(row.fee, FeeRef)
+    if row.fee.param:
+        amount, value = param_amount(book, row.fee.param, on, chosen)
+        param = book.parameters[row.fee.param]
+        if amount is None:
+            note = f" ({param.note})" if param.note else ""
+            d.reasons.append(f"Regeldata har inget belopp för {param.label} ({param.id}) den {on}{note}.")
+            return
+        d.list_fee = amount
+        d.trace.append(Step(param.id, f"{param.label}: {amount} kr ({value.period_text()})", book.cite_text(value.cite)))
+        return
+    assert row.fee.table
+    sub, result = _first(book, row.fee.table, facts, on, chosen)
+    title = book.tables[row.fee.table].title
+    if sub is None:
+        d.reasons.append(f"Tabellen '{title}' har ingen rad som passar kontakten (t.ex. för denna vårdtjänst eller yrkeskategori).")
+        return
+    if result.value is None:
+        d.missing |= set(result.missing)
+        d.reasons.append(f"Tabellen '{title}' kräver uppgift om: {', '.join(sorted(result.missing))}.")
+        return
+    if sub.undetermined:
+        d.reasons.append(sub.undetermined)
+        d.trace.append(_step(book, sub, f"{title}: {sub.undetermined}"))
+        return
+    if isinstance(sub.fee, int):
+        d.list_fee = sub.fee
+        d.trace.append(_step(book, sub, f"{title}: {sub.label or sub.id} → {sub.fee} kr"))
+
+
+def decide(book: RuleBook, contact: Contact, region: Region, service: Service | None,
+           chosen: Selection = frozenset()) -> Decision:
+    """Apply `region`'s rules to one contact: qualification, registration, points and list fee."""
+    d = Decision()
+    on = contact.date
+    rules = book.regions.get(region)
+    if rules is None:
+        covered = ", ".join(r.value for r in book.regions)
+        d.reasons.append(f"Regeldata saknar regler för vårdregionen {region.value} ({region.label}); regler finns för: {covered}.")
+        return d
+    if service is not None and service not in rules.services:
+        allowed = ", ".join(s.value for s in rules.services)
+        d.reasons.append(f"Reglerna för {region.label} omfattar inte vårdtjänsten {service.value}; de omfattar: {allowed}.")
+        return d
+    if service is None and rules.service_required:
+        d.missing.add("service")
+        d.reasons.append(f"Reglerna för {region.label} gäller bara vissa vårdtjänster; ange service.")
+        return d
+    table_id = book.contacts_table[region]
+    rows = book.rows(table_id)
+    if not any(_in_force(r, on, chosen) for r in rows):
+        periods = sorted({r.period_text() for r in rows if r.status == "decided"})
+        d.reasons.append(f"Inga regler för {region.label} gäller den {on}; reglerna gäller {', '.join(periods)}.")
+        return d
+
+    facts = _facts(book, contact, region, service, (None, frozenset({"programme.kind"})))
+    category = _category(book, contact, facts, on, d)
+    d.category = category[0]
+    facts = _facts(book, contact, region, service, category)
+
+    row, result = _first(book, table_id, facts, on, chosen)
+    if row is None:
+        d.reasons.append(f"Ingen regel för {region.label} täcker denna kontakt (kontaktform {contact.mode.value if contact.mode else 'saknas'}).")
+        return d
+    if result.value is None:
+        d.missing |= set(result.missing)
+        d.reasons.append(
+            f"Regeln '{row.label or row.id}' kan bara prövas med uppgift om: {', '.join(sorted(result.missing))}."
+        )
+        return d
+    description = row.text or row.label or row.id
+    d.trace.append(_step(book, row, f"{description} ({row.period_text()})"))
+    if row.undetermined:
+        d.reasons.append(row.undetermined)
+    d.qualified = row.qualified
+    d.registration = row.registration
+    _fee(book, row, facts, on, chosen, d)
+    if row.contact_points is not None:
+        points = row.contact_points
+        for extra in row.points_extra:
+            hit = book.conditions[(table_id, extra.id)].evaluate(facts, book.definitions)
+            if hit.value is None:
+                d.missing |= set(hit.missing)
+                points = None  # type: ignore[assignment]
+                break
+            if hit.value:
+                points += extra.points
+                d.trace.append(Step(extra.id, f"{extra.text or 'Tillägg'}: +{extra.points} kontaktpoäng", book.cite_text(extra.cite)))
+        d.contact_points = points
+    codes = set(contact.kva_codes or [])
+    for group in row.kva:
+        if not codes & set(group):
+            need = " eller ".join(group)
+            d.warnings.append(f"Registreringen {row.registration or ''} kräver KVÅ-kod {need}, men kontakten har {', '.join(sorted(codes)) or 'inga koder'}.")
+    d.warnings.extend(row.warnings)
+    return d
+
+
+# --------------------------------------------------------------------------- the patient over time
+
+
+def period_end(start: date, months: int = 12) -> date:
+    """Last day of a high-cost period that starts on `start` (the day before the anniversary)."""
+    years, extra = divmod(start.month - 1 + months, 12)
+    year, month = start.year + years, extra + 1
+    try:
+        anniversary = date(year, month, start.day)
+    except ValueError:  # 29 Feb (or 31st) without that day: the anniversary is the next day
+        anniversary = date(year, month + 1, 1) if month < 12 else date(year + 1, 1, 1)
+    return anniversary - timedelta(days=1)
+
+
+@dataclass
+class Visit:
+    """A contact as the patient-level pricing needs it: facts plus where it was given."""
+
+    contact: Contact
+    region: Region
+    service: Service | None
+
+
+@dataclass
+class Totals:
+    paid: int | None
+    frikort_from: date | None
+    ceiling: int | None
+
+
+def _exempt(book: RuleBook, region: Region, age: int | None, on: date) -> tuple[bool | None, Step | None, str | None]:
+    """Is the patient free of charge by age? (True/False, or None when it cannot be told)."""
+    if age is None:
+        return None, None, "age"
+    rules = book.exemptions(region)
+    for ex in rules:
+        if ex.in_force(on) and ex.covers(age):
+            bound = f"under {ex.free_under_age} år" if ex.free_under_age is not None else f"{ex.free_from_age} år eller äldre"
+            return True, Step(ex.id, f"Avgiftsfritt för patienter {bound}; patienten är {age} år ({ex.period_text()})", book.cite_text(ex.cite)), None
+    regional = [ex for ex in rules if ex.free_under_age is not None]
+    if regional and not any(ex.in_force(on) for ex in regional) and age < book.highest_exempt_age():
+        return None, None, "exemption"
+    return False, None, None
+
+
+def price_contacts(book: RuleBook, patient: Patient, visits: Iterable[Visit], chosen: Selection = frozenset()) -> tuple[list[Outcome], Totals]:
+    """Price a patient's contacts in date order: rules, age exemptions, then the 12-month ceiling."""
+    visits = list(visits)
+    outcomes: list[Outcome] = []
+    months = book.period_months()
+    start: date | None = None
+    paid = 0
+    frikort = False
+    frikort_from: date | None = None
+    uncertain: str | None = None  # why the ceiling state is unknown, once it is
+    last_ceiling: int | None = None
+    reached_ceiling: int | None = None
+    home = patient.home_region
+
+    if visits and (patient.period_start or patient.paid_in_period):
+        start = patient.period_start or visits[0].contact.date
+        paid = patient.paid_in_period or 0
+
+    first = True
+    for visit in visits:
+        c = visit.contact
+        on = c.date
+        d = decide(book, c, visit.region, visit.service, chosen)
+        trace = list(d.trace)
+        reasons = list(d.reasons)
+        missing = set(d.missing)
+        if first and start is not None:
+            note = "" if patient.period_start else " (period_start saknas: perioden antas löpa från första kontakten)"
+            trace.insert(0, Step("ceiling.period-start", f"Pågående högkostnadsperiod från {start}{note}, betalt hittills {paid} kr", book.cite_text(["facts.ceiling-period"])))
+        age = patient.age_on(on)
+        exempt, ex_step, ex_missing = _exempt(book, visit.region, age, on)
+        if ex_step:
+            trace.append(ex_step)
+
+        # Net fee after exemption.
+        net: int | None
+        if exempt:
+            net = 0
+        elif d.list_fee == 0:
+            net = 0
+        elif d.list_fee is None:
+            net = None
+        elif exempt is None:
+            net = None
+            if ex_missing == "age":
+                missing.add("age")
+                reasons.append("Patientens ålder (age eller birth_date) behövs för att pröva åldersbefrielse.")
+            else:
+                reasons.append(f"Regeldata saknar åldersregler för {visit.region.label} den {on}; det går inte att avgöra om en {age}-åring är avgiftsbefriad.")
+        else:
+            net = d.list_fee
+
+        # The 12-month period.
+        if start is not None and on > period_end(start, months):
+            trace.append(Step("ceiling.period-end", f"Högkostnadsperioden som började {start} tog slut {period_end(start, months)}", book.cite_text(["facts.ceiling-period"])))
+            start, paid, frikort = None, 0, False
+
+        ceiling = book.ceiling(visit.region, on)
+        if ceiling:
+            last_ceiling = ceiling.amount
+        if first and start is not None and ceiling is not None and paid >= ceiling.amount:
+            frikort = True
+        first = False
+
+        fee: int | None
+        holds: bool | None = frikort
+        if uncertain is not None:
+            holds = None
+            if net == 0:
+                fee = 0
+            else:
+                fee = None
+                reasons.append(uncertain)
+        elif net is None:
+            fee = None
+            holds = frikort if frikort else None
+            if frikort:
+                fee = 0
+                trace.append(Step("ceiling.frikort", f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift", book.cite_text(["facts.ceiling-period"])))
+            else:
+                uncertain = "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
+        elif net == 0:
+            fee = 0
+        elif frikort:
+            fee = 0
+            trace.append(Step("ceiling.frikort", f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift", book.cite_text(["facts.ceiling-period"])))
+        elif ceiling is None:
+            fee = None
+            reasons.append(f"Regeldata saknar högkostnadstak för {on.year} (prisbasbelopp saknas).")
+            uncertain = "Högkostnadstaket för en tidigare kontakt är okänt, så det som betalats mot taket är okänt."
+        else:
+            if start is None:
+                start, paid = on, 0
+                trace.append(Step("ceiling.period-start", f"Första betalda avgiften: högkostnadsperioden löper {on} – {period_end(on, months)}", book.cite_text(["facts.ceiling-period"])))
+            room = max(ceiling.amount - paid, 0)
+            fee = min(net, room)
+            trace.append(Step(ceiling.rule_id, f"Högkostnadstak {ceiling.amount} kr ({ceiling.text}); betalt före kontakten {paid} kr", book.cite_text(ceiling.cite)))
+            if fee < net:
+                trace.append(Step("ceiling.partial", f"Taket nås: patienten betalar bara {fee} kr av {net} kr", book.cite_text(["facts.ceiling-partial"])))
+            paid += fee
+            if paid >= ceiling.amount:
+                frikort = True
+                frikort_from = on
+                reached_ceiling = ceiling.amount
+                trace.append(Step("ceiling.frikort-issued", f"Taket {ceiling.amount} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})", book.cite_text(["facts.ceiling-period", "facts.ceiling-rise"])))
+
+        invoice = home is not None and home != visit.region
+        if invoice:
+            trace.append(Step("invoice.home-region", f"Patienten är folkbokförd i {home.label if home else ''}: vården faktureras hemregionen; avgiften följer {visit.region.label}s regler", book.cite_text(["rjh.invoice-home-region", "skane.care-region-rules"])))
+        if fee is not None:
+            trace.append(Step("fee", f"Avgift för kontakten: {fee} kr", ""))
+        outcomes.append(Outcome(
+            date=on, region=visit.region, fee=fee, list_fee=d.list_fee, qualified=d.qualified,
+            registration=d.registration, contact_points=d.contact_points, category=d.category,
+            invoice_home_region=invoice, frikort=holds, missing=sorted(missing), reasons=reasons,
+            warnings=d.warnings, trace=trace, ceiling=ceiling.amount if ceiling else None,
+        ))
+    fees = [o.fee for o in outcomes]
+    total = sum(f for f in fees if f is not None) if all(f is not None for f in fees) else None
+    return outcomes, Totals(paid=total, frikort_from=frikort_from, ceiling=reached_ceiling or last_ceiling)

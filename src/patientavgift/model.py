@@ -1,0 +1,417 @@
+"""The vocabulary of the case contract as validated types.
+
+Everything a case file, a register row or a chapter can say about a patient and a contact is
+defined here, once: the enumerations (each value with its Swedish term), the contact facts, the
+patient, the case and the expectations. The models reject unknown keys, wrong types, impossible
+dates, negative ages and unknown region ids; `errors.describe` turns their complaints into
+sentences that name the field, the value and what is allowed.
+
+Facts are what happened (``booked``, ``medical_assessment`` …), never conclusions such as
+"qualified" or "fee": those are derived by the rules.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
+
+
+class Term(StrEnum):
+    """An enumeration value that also carries its Swedish term (`label`)."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> Term:
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.label = label
+        return obj
+
+
+class Region(Term):
+    """Swedish regions (regioner), by the ids of the case contract."""
+
+    stockholm = ("stockholm", "Region Stockholm")
+    uppsala = ("uppsala", "Region Uppsala")
+    sormland = ("sormland", "Region Sörmland")
+    ostergotland = ("ostergotland", "Region Östergötland")
+    jonkoping = ("jonkoping", "Region Jönköpings län")
+    kronoberg = ("kronoberg", "Region Kronoberg")
+    kalmar = ("kalmar", "Region Kalmar län")
+    gotland = ("gotland", "Region Gotland")
+    blekinge = ("blekinge", "Region Blekinge")
+    skane = ("skane", "Region Skåne")
+    halland = ("halland", "Region Halland")
+    vgr = ("vgr", "Västra Götalandsregionen")
+    varmland = ("varmland", "Region Värmland")
+    orebro = ("orebro", "Region Örebro län")
+    vastmanland = ("vastmanland", "Region Västmanland")
+    dalarna = ("dalarna", "Region Dalarna")
+    gavleborg = ("gavleborg", "Region Gävleborg")
+    vasternorrland = ("vasternorrland", "Region Västernorrland")
+    jamtland_harjedalen = ("jamtland-harjedalen", "Region Jämtland Härjedalen")
+    vasterbotten = ("vasterbotten", "Region Västerbotten")
+    norrbotten = ("norrbotten", "Region Norrbotten")
+
+
+class Service(Term):
+    """The care service or setting (vårdtjänst) that gives the care."""
+
+    vardval_rehab = ("vardval_rehab", "Vårdval Rehab")
+    primary_care = ("primary_care", "primärvård (vårdcentral/hälsocentral)")
+    specialist_care = ("specialist_care", "specialistvård")
+    child_psychiatry = ("child_psychiatry", "barn- och ungdomspsykiatri (BUP)")
+    eating_disorders = ("eating_disorders", "ätstörningsenhet")
+    internet_treatment_team = ("internet_treatment_team", "team för internetbehandling")
+
+
+class Mode(Term):
+    """How the contact took place (kontaktform)."""
+
+    physical = ("physical", "fysiskt besök")
+    phone = ("phone", "telefon")
+    video = ("video", "video (ljud och bild)")
+    written = ("written", "skriftlig digital kontakt (chatt, meddelande i plattform; ej brev)")
+    letter = ("letter", "fysiskt brev")
+    inbox = ("inbox", "meddelande i inkorgen på 1177")
+    platform = ("platform", "patientens eget arbete i stöd- och behandlingsplattformen")
+
+
+class InitiatedBy(Term):
+    """Who started the contact (påbörjad av)."""
+
+    patient = ("patient", "patienten")
+    provider = ("provider", "vårdgivaren")
+
+
+class Purpose(Term):
+    """What the contact was for (syfte)."""
+
+    care = ("care", "vård (bedömning, behandling)")
+    normal_test_result = ("normal_test_result", "besked om normalt provsvar")
+    xray_result = ("xray_result", "besked om röntgensvar")
+    information = ("information", "information till patienten")
+    booking = ("booking", "bokning eller ändring av tid")
+    phone_advice = ("phone_advice", "telefonrådgivning")
+    self_care_advice = ("self_care_advice", "enkla egenvårdsråd")
+    triage = ("triage", "triagering")
+    administrative = ("administrative", "administrativt ärende")
+
+
+class VisitForm(Term):
+    """Individual, team or group (besöksform)."""
+
+    individual = ("individual", "enskilt")
+    team = ("team", "team")
+    group_education = ("group_education", "patientutbildning i grupp")
+    group_treatment = ("group_treatment", "gruppbaserad behandling")
+
+
+class Staff(Term):
+    """Whether the staff member is licensed (legitimerad)."""
+
+    licensed = ("licensed", "legitimerad personal")
+    unlicensed = ("unlicensed", "ej legitimerad personal")
+
+
+class Profession(Term):
+    """Profession of the staff member (yrkeskategori)."""
+
+    doctor = ("doctor", "läkare")
+    nurse = ("nurse", "sjuksköterska")
+    assistant_nurse = ("assistant_nurse", "undersköterska")
+    physiotherapist = ("physiotherapist", "fysioterapeut")
+    occupational_therapist = ("occupational_therapist", "arbetsterapeut")
+    psychologist = ("psychologist", "psykolog")
+    counsellor = ("counsellor", "kurator")
+    dietitian = ("dietitian", "dietist")
+    other = ("other", "annan yrkeskategori")
+
+
+class ProgrammeKind(Term):
+    """The three categories of internet-based programmes (Västerbotten report, appendix)."""
+
+    self_help = ("self_help", "självhjälp/egenvård")
+    support = ("support", "stöd (bedömd egenvård)")
+    treatment = ("treatment", "behandling")
+
+
+class ProgrammeEvent(Term):
+    """What happened in a programme on the platform (programhändelse)."""
+
+    first_visit = ("first_visit", "första bokade besöket (bedömning)")
+    module_completed = ("module_completed", "genomförd modul/avsnitt")
+    weekly_checkin = ("weekly_checkin", "skriftlig veckoavstämning")
+    therapist_followup = ("therapist_followup", "bokad uppföljning initierad av behandlaren")
+    last_visit = ("last_visit", "sista bokade besöket (uppföljning)")
+
+
+# --------------------------------------------------------------------------- facts
+
+
+FACT_TERMS: dict[str, str] = {
+    "date": "kontaktdatum",
+    "mode": "kontaktform",
+    "booked": "bokad / överenskommen tid i förväg",
+    "initiated_by": "påbörjad av",
+    "realtime": "dialog i realtid",
+    "medical_assessment": "medicinsk bedömning gjord",
+    "resolved_by_booking_or_referral": "ärendet åtgärdas genom bokning eller hänvisning",
+    "fee_info_given": "patienten informerad i förväg om avgiften",
+    "purpose": "syfte",
+    "changed_character": "bokad kontakt som ändrade karaktär till att motsvara ett besök",
+    "via_proxy": "kontakt via ombud (anhörig, hemsjukvård)",
+    "visit_form": "besöksform",
+    "staff": "legitimerad personal",
+    "profession": "yrkeskategori",
+    "referral": "besök med remiss",
+    "neuro_team": "tilläggsuppdrag neurovårdsteam",
+    "kva_codes": "KVÅ-koder",
+    "aid_prescription": "förskrivning av hjälpmedel",
+    "programme": "program i stöd- och behandlingsplattformen",
+    "programme_event": "programhändelse",
+    "programme.kind": "programmets kategori",
+    "programme.ordered_by_licensed": "ordinerat av legitimerad personal",
+    "programme.approved_by_region": "godkänt i regionens process för internetbehandlingar",
+    "programme.therapist_support": "stöd av behandlare ingår",
+    "programme.login_1177": "inloggning via 1177",
+    "service": "vårdtjänst",
+    "region": "vårdregion",
+    "category": "programmets kategori (härledd)",
+    "age": "ålder",
+    "birth_date": "födelsedatum",
+    "home_region": "hemregion",
+}
+"""Swedish term for every fact key a rule or case can name (used by the glossary and traces)."""
+
+FACT_TYPES: dict[str, type[Term] | type[bool]] = {
+    "mode": Mode,
+    "booked": bool,
+    "initiated_by": InitiatedBy,
+    "realtime": bool,
+    "medical_assessment": bool,
+    "resolved_by_booking_or_referral": bool,
+    "fee_info_given": bool,
+    "purpose": Purpose,
+    "changed_character": bool,
+    "via_proxy": bool,
+    "visit_form": VisitForm,
+    "staff": Staff,
+    "profession": Profession,
+    "referral": bool,
+    "neuro_team": bool,
+    "aid_prescription": bool,
+    "programme_event": ProgrammeEvent,
+    "programme.kind": ProgrammeKind,
+    "programme.ordered_by_licensed": bool,
+    "programme.approved_by_region": bool,
+    "programme.therapist_support": bool,
+    "programme.login_1177": bool,
+    "service": Service,
+    "region": Region,
+    "category": ProgrammeKind,
+}
+"""The value type of every fact a rule condition may test."""
+
+
+def _parse_date(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"'{value}' is not a date; write dates as YYYY-MM-DD, e.g. 2026-02-10")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a real calendar date ({exc})") from None
+
+
+IsoDate = Annotated[date, BeforeValidator(_parse_date)]
+Flag = Annotated[bool, Strict()]
+Whole = Annotated[int, Strict()]
+KVA_CODE = re.compile(r"^[A-Z]{2}[0-9]{3}$")
+CASE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Programme(_Strict):
+    """The internet-based programme a contact belongs to (program i plattformen)."""
+
+    kind: ProgrammeKind | None = None
+    ordered_by_licensed: Flag | None = None
+    approved_by_region: Flag | None = None
+    therapist_support: Flag | None = None
+    login_1177: Flag | None = None
+
+
+class Expect(_Strict):
+    """What a case says the rules must conclude about one contact; only given keys are checked."""
+
+    fee: Annotated[int, Strict(), Field(ge=0)] | None = None
+    list_fee: Annotated[int, Strict(), Field(ge=0)] | None = None
+    qualified: Flag | None = None
+    registration: str | None = None
+    contact_points: Annotated[float, Field(ge=0)] | None = None
+    category: ProgrammeKind | None = None
+    invoice_home_region: Flag | None = None
+    frikort: Flag | None = None
+    undetermined: Flag | list[str] | None = None
+    error: str | None = None
+    warning: str | None = None
+
+
+class ExpectTotal(_Strict):
+    """Expectations over the whole case."""
+
+    paid: Annotated[int, Strict(), Field(ge=0)] | None = None
+    frikort_from: IsoDate | None = None
+    ceiling: Annotated[int, Strict(), Field(ge=0)] | None = None
+    error: str | None = None
+
+
+class Contact(_Strict):
+    """One contact (vårdkontakt): the facts of what happened, and optionally what to expect."""
+
+    date: IsoDate
+    mode: Mode | None = None
+    booked: Flag | None = None
+    initiated_by: InitiatedBy | None = None
+    realtime: Flag | None = None
+    medical_assessment: Flag | None = None
+    resolved_by_booking_or_referral: Flag | None = None
+    fee_info_given: Flag | None = None
+    purpose: Purpose = Purpose.care
+    changed_character: Flag = False
+    via_proxy: Flag = False
+    visit_form: VisitForm | None = None
+    staff: Staff | None = None
+    profession: Profession | None = None
+    referral: Flag = False
+    neuro_team: Flag = False
+    kva_codes: list[str] | None = None
+    aid_prescription: Flag = False
+    programme: Programme | None = None
+    programme_event: ProgrammeEvent | None = None
+    # Extensions to the contract: a contact may be given in another region or service than the
+    # case's (e.g. to follow one high-cost period across regions), and may carry a note.
+    region: Region | None = None
+    service: Service | None = None
+    note: str | None = None
+    expect: Expect | None = None
+
+    @field_validator("kva_codes")
+    @classmethod
+    def _kva(cls, codes: list[str] | None) -> list[str] | None:
+        for code in codes or []:
+            if not isinstance(code, str) or not KVA_CODE.match(code):
+                raise ValueError(
+                    f"'{code}' is not a KVÅ code; a code is two capital letters and three digits, "
+                    "e.g. ZV051"
+                )
+        return codes
+
+    def fact(self, key: str) -> Any:
+        """The value of a fact key (``programme.kind`` reaches into the programme), or None."""
+        if key.startswith("programme."):
+            return getattr(self.programme, key.split(".", 1)[1]) if self.programme else None
+        return getattr(self, key)
+
+
+class Patient(_Strict):
+    """The patient: an age or a birth date, the home region and the high-cost period so far."""
+
+    age: Annotated[int, Strict(), Field(ge=0, le=130)] | None = None
+    birth_date: IsoDate | None = None
+    home_region: Region | None = None
+    paid_in_period: Annotated[int, Strict(), Field(ge=0)] | None = None
+    period_start: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _one_age(self) -> Patient:
+        if self.age is not None and self.birth_date is not None:
+            raise ValueError("give either age or birth_date, not both")
+        return self
+
+    def age_on(self, day: date) -> int | None:
+        """Age in completed years on `day` (a 29 February birthday falls on 1 March in other years)."""
+        if self.age is not None:
+            return self.age
+        if self.birth_date is None:
+            return None
+        born = self.birth_date
+        years = day.year - born.year
+        if (day.month, day.day) < (born.month, born.day):
+            years -= 1
+        return years
+
+
+ProposalChoice = Literal["none", "all"] | list[str]
+
+
+class Case(_Strict):
+    """A worked case: one patient, their contacts in date order, and the expected conclusions."""
+
+    id: str
+    title: str | None = None
+    source: str | None = None
+    region: Region
+    service: Service | None = None
+    patient: Patient = Patient()
+    contacts: Annotated[list[Contact], Field(min_length=1)]
+    expect_total: ExpectTotal | None = None
+    proposals: ProposalChoice = "none"
+    # Extensions: statement ids of the source register that the case tests, and a free note.
+    cites: list[str] = []
+    notes: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not CASE_ID.match(value):
+            raise ValueError(
+                f"'{value}' is not a valid case id; use lowercase letters, digits and dashes, "
+                "e.g. vgr-rehab-phone-replaces-visit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> Case:
+        for i in range(1, len(self.contacts)):
+            if self.contacts[i].date < self.contacts[i - 1].date:
+                raise ValueError(
+                    f"contacts must be in date order: contact {i + 1} ({self.contacts[i].date}) "
+                    f"comes before contact {i} ({self.contacts[i - 1].date})"
+                )
+        first = self.contacts[0].date
+        if self.patient.birth_date and self.patient.birth_date > first:
+            raise ValueError(
+                f"patient.birth_date {self.patient.birth_date} is after the first contact ({first})"
+            )
+        if self.patient.period_start and self.patient.period_start > first:
+            raise ValueError(
+                f"patient.period_start {self.patient.period_start} is after the first contact "
+                f"({first}); the period must already be running when the case starts"
+            )
+        return self
+
+    def contact_region(self, contact: Contact) -> Region:
+        """The region whose rules apply to a contact (the contact's own, else the case's)."""
+        return contact.region or self.region
+
+    def contact_service(self, contact: Contact) -> Service | None:
+        """The service of a contact (the contact's own, else the case's)."""
+        return contact.service or self.service

@@ -1,0 +1,605 @@
+"""Rule data: the source register, the dated and cited rules, and their strict loader.
+
+The folder ``rules/`` (inside the package, or another folder given to `load_rules`) holds:
+
+* ``sources.yaml`` – the source register: each document (issuer, title, version, dates, URL)
+  and its statements that bear on a fee, a registration or a reimbursement, each with an id, the
+  section and a one-line paraphrase. Rules and cases cite statement ids.
+* ``national.yaml`` – rules that hold in every region: the 85+ exemption and the high-cost
+  ceiling (högkostnadsskydd): prisbasbelopp per year, the 0.025 × pbb rule and regional dates.
+* ``<region>/region.yaml`` – the services a region's rules cover and its age exemptions.
+* ``<region>/*.yaml`` – tables: ordered rows, each with a condition (`when`), an outcome (fee,
+  qualified, registration, contact points …), a validity period, a status and a citation.
+
+Validity runs from ``valid_from`` up to and including ``valid_to`` (open-ended when absent).
+Status ``decided`` applies by default; ``proposed`` only when a case or simulation asks for the
+proposal; ``alternative`` (fee models a report discusses) only when asked for by id.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .conditions import Condition, ConditionError, compile_condition, refs
+from .errors import Problem, RuleDataError, describe, field_path
+from .model import IsoDate, ProgrammeKind, Region, Service
+from .yamlio import LineDict, LineList, YamlProblem, line_of, load_file
+
+PACKAGE_RULES = Path(__file__).parent / "rules"
+
+Status = Literal["decided", "proposed", "alternative"]
+Confidence = Literal["verified", "derived", "inferred", "unverified"]
+BearsOn = Literal[
+    "fee", "registration", "reimbursement", "ceiling", "exemption", "scope", "category",
+    "invoicing", "statistics", "context",
+]
+Amount = Annotated[int, Field(ge=0, strict=True)]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- source register
+
+
+class Statement(_Data):
+    """One statement of a source document that bears on fees, registration or reimbursement."""
+
+    id: str
+    section: str
+    text: str = Field(description="one-line paraphrase in Swedish, in our own words")
+    bears_on: list[BearsOn] = Field(min_length=1)
+    not_modelled: str | None = None
+    confidence: Confidence | None = None
+    url: str | None = None
+    figures: dict[str, int | str] | None = None
+
+
+class Document(_Data):
+    """A source document (källdokument)."""
+
+    id: str
+    issuer: str
+    title: str
+    kind: str
+    version: str | None = None
+    date: IsoDate | None = None
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
+    status: str
+    url: str | None = None
+    note: str | None = None
+    statements: list[Statement] = Field(min_length=1)
+
+    def label(self) -> str:
+        """Short citation label: issuer, title and version."""
+        version = f", {self.version}" if self.version else ""
+        return f"{self.issuer}: {self.title}{version}"
+
+
+class SourcesFile(_Data):
+    documents: list[Document] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- dated rule parts
+
+
+class Dated(_Data):
+    """Validity period, status and citation shared by every rule value."""
+
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
+    status: Status = "decided"
+    proposal: str | None = None
+    confidence: Confidence | None = None
+    note: str | None = None
+    cite: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _dates(self) -> Dated:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        if self.status == "decided" and self.proposal:
+            raise ValueError("a decided rule cannot name a proposal; set status: proposed or remove 'proposal'")
+        if self.status != "decided" and not self.proposal:
+            raise ValueError(f"a rule with status {self.status} must name its proposal id in 'proposal'")
+        return self
+
+    def in_force(self, on: date) -> bool:
+        """True when `on` lies within the validity period."""
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+    def period_text(self) -> str:
+        """The validity period in Swedish."""
+        end = f" t.o.m. {self.valid_to}" if self.valid_to else ""
+        return f"fr.o.m. {self.valid_from}{end}"
+
+
+class FeeRef(_Data):
+    """A fee taken from a parameter or a lookup table instead of a literal amount."""
+
+    param: str | None = None
+    table: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> FeeRef:
+        if (self.param is None) == (self.table is None):
+            raise ValueError("a fee reference needs exactly one of 'param' or 'table'")
+        return self
+
+
+class PointsExtra(_Data):
+    """Extra contact points added when a condition holds (e.g. the neuro team's +1.0)."""
+
+    id: str
+    when: Any
+    points: Annotated[Decimal, Field(ge=0)]
+    text: str | None = None
+    cite: list[str] = Field(min_length=1)
+
+
+class Row(Dated):
+    """One row of a rule table: when it applies and what it concludes."""
+
+    id: str
+    label: str | None = None
+    text: str | None = None
+    when: Any = None
+    fee: Amount | FeeRef | None = None
+    qualified: bool | None = None
+    registration: str | None = None
+    contact_points: Annotated[Decimal, Field(ge=0)] | None = None
+    points_extra: list[PointsExtra] = []
+    kva: list[list[str]] = []
+    warnings: list[str] = []
+    undetermined: str | None = None
+    category: ProgrammeKind | None = None
+    columns: dict[str, str] = {}
+
+
+class ParamValue(Dated):
+    amount: Amount
+
+
+class Parameter(_Data):
+    """A named amount with dated values (e.g. Region Jämtland Härjedalen's unit fee)."""
+
+    id: str
+    label: str
+    unit: Literal["kr"] = "kr"
+    note: str | None = None
+    values: list[ParamValue] = []
+
+
+class TableFile(_Data):
+    """A rule table file."""
+
+    id: str
+    kind: Literal["contacts", "lookup", "categories"]
+    region: Region | None = None
+    title: str
+    text: str | None = None
+    columns: dict[str, str] = {}
+    defaults: dict[str, Any] = {}
+    definitions: dict[str, Any] = {}
+    parameters: list[Parameter] = []
+    rows: list[Row] = Field(min_length=1)
+
+
+class Exemption(Dated):
+    """An age exemption: free below an age (regional) or from an age (national 85+)."""
+
+    id: str
+    free_under_age: Annotated[int, Field(ge=0, strict=True)] | None = None
+    free_from_age: Annotated[int, Field(ge=0, strict=True)] | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Exemption:
+        if (self.free_under_age is None) == (self.free_from_age is None):
+            raise ValueError("an exemption needs exactly one of free_under_age or free_from_age")
+        return self
+
+    def covers(self, age: int) -> bool:
+        """True when a patient of `age` is exempt under this rule."""
+        if self.free_under_age is not None:
+            return age < self.free_under_age
+        assert self.free_from_age is not None
+        return age >= self.free_from_age
+
+
+class RegionFile(_Data):
+    region: Region
+    title: str
+    services: list[Service] = Field(min_length=1)
+    service_required: bool = False
+    exemptions: list[Exemption] = []
+
+
+class PrisBasBelopp(_Data):
+    year: Annotated[int, Field(ge=1900, le=2200, strict=True)]
+    amount: Amount
+    confidence: Confidence | None = None
+    cite: list[str] = Field(min_length=1)
+
+
+class CeilingRule(Dated):
+    """The ceiling is `factor` × prisbasbelopp, rounded down to a multiple of `round_down_to`."""
+
+    id: str
+    factor: Annotated[Decimal, Field(gt=0)]
+    round_down_to: Annotated[int, Field(gt=0, strict=True)]
+    period_months: Annotated[int, Field(gt=0, strict=True)] = 12
+    text: str | None = None
+
+
+class RegionalCeiling(Dated):
+    """A region's own ceiling for a period (a later effective date or a lower amount)."""
+
+    id: str
+    region: Region
+    amount: Amount
+
+
+class Ceiling(_Data):
+    rule: CeilingRule
+    prisbasbelopp: list[PrisBasBelopp] = Field(min_length=1)
+    regional: list[RegionalCeiling] = []
+
+
+class NationalFile(_Data):
+    exemptions: list[Exemption] = []
+    ceiling: Ceiling
+
+
+# --------------------------------------------------------------------------- the rule book
+
+
+@dataclass
+class CeilingAmount:
+    """The ceiling on a day, with where it came from."""
+
+    amount: int
+    rule_id: str
+    cite: list[str]
+    text: str
+
+
+@dataclass
+class RuleBook:
+    """All rule data, validated and indexed. Built by `load_rules`."""
+
+    root: Path
+    documents: dict[str, Document] = field(default_factory=dict)
+    statements: dict[str, tuple[Document, Statement]] = field(default_factory=dict)
+    tables: dict[str, TableFile] = field(default_factory=dict)
+    table_files: dict[str, Path] = field(default_factory=dict)
+    regions: dict[Region, RegionFile] = field(default_factory=dict)
+    contacts_table: dict[Region, str] = field(default_factory=dict)
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+    definitions: dict[str, Condition] = field(default_factory=dict)
+    conditions: dict[tuple[str, str], Condition] = field(default_factory=dict)
+    national: NationalFile | None = None
+    proposals: dict[str, Status] = field(default_factory=dict)
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def rows(self, table_id: str) -> list[Row]:
+        """Every row of a table, in order."""
+        return self.tables[table_id].rows
+
+    def when(self, table_id: str, row: Row) -> Condition:
+        """The compiled condition of a row."""
+        return self.conditions[(table_id, row.id + "@" + str(row.valid_from))]
+
+    def cite_text(self, ids: Iterable[str]) -> str:
+        """Render statement ids as a Swedish citation: document, section."""
+        parts = []
+        for sid in ids:
+            doc, st = self.statements[sid]
+            parts.append(f"{doc.label()}, {st.section} [{sid}]")
+        return "; ".join(parts)
+
+    def exemptions(self, region: Region) -> list[Exemption]:
+        """National exemptions first, then the region's own."""
+        national = self.national.exemptions if self.national else []
+        own = self.regions[region].exemptions if region in self.regions else []
+        return [*national, *own]
+
+    def ceiling(self, region: Region, on: date) -> CeilingAmount | None:
+        """The high-cost ceiling in force in `region` on `on`, or None when the data has none."""
+        assert self.national is not None
+        ceiling = self.national.ceiling
+        for own in ceiling.regional:
+            if own.region == region and own.in_force(on):
+                return CeilingAmount(own.amount, own.id, own.cite, own.note or "regionens eget belopp")
+        if not ceiling.rule.in_force(on):
+            return None
+        for pbb in ceiling.prisbasbelopp:
+            if pbb.year == on.year:
+                raw = ceiling.rule.factor * pbb.amount
+                step = ceiling.rule.round_down_to
+                amount = int(raw // step) * step
+                text = (
+                    f"{ceiling.rule.factor} × prisbasbeloppet {pbb.amount} kr för {pbb.year} = {raw} kr, "
+                    f"avrundat nedåt till närmaste {step}-tal kronor"
+                )
+                return CeilingAmount(amount, ceiling.rule.id, [*ceiling.rule.cite, *pbb.cite], text)
+        return None
+
+    def period_months(self) -> int:
+        assert self.national is not None
+        return self.national.ceiling.rule.period_months
+
+    def highest_exempt_age(self) -> int:
+        """The highest `free_under_age` anywhere in the data (to know when a missing exemption matters)."""
+        ages = [e.free_under_age for r in self.regions.values() for e in r.exemptions if e.free_under_age]
+        return max(ages, default=0)
+
+
+def _merged(defaults: dict[str, Any], row: Any) -> Any:
+    if not isinstance(row, dict) or not defaults:
+        return row
+    merged = LineDict({**defaults, **row})
+    merged.line = getattr(row, "line", 0)
+    merged.key_lines = dict(getattr(row, "key_lines", {}))
+    return merged
+
+
+def _with_defaults(data: LineDict, defaults: dict[str, Any]) -> LineDict:
+    """Copy of a table file whose rows carry the file's `defaults` where they do not say otherwise."""
+    rows = data["rows"]
+    merged_rows = LineList(_merged(defaults, r) for r in rows)
+    merged_rows.line = getattr(rows, "line", 0)
+    merged_rows.item_lines = list(getattr(rows, "item_lines", []))
+    copy = LineDict(data)
+    copy.line = data.line
+    copy.key_lines = dict(data.key_lines)
+    copy["rows"] = merged_rows
+    return copy
+
+
+def _overlaps(items: list[tuple[Dated, tuple[int | str, ...]]]) -> Iterator[tuple[Dated, Dated, tuple[int | str, ...]]]:
+    ordered = sorted(items, key=lambda it: it[0].valid_from)
+    for (a, _), (b, loc_b) in zip(ordered, ordered[1:]):
+        if a.valid_to is None or a.valid_to >= b.valid_from:
+            yield a, b, loc_b
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: Path, data: Any, loc: tuple[int | str, ...], message: str) -> None:
+        self.problems.append(Problem(str(path), line_of(data, loc), field_path(loc), message))
+
+
+def _read(path: Path, problems: _Collector) -> Any:
+    try:
+        return load_file(path)
+    except YamlProblem as exc:
+        problems.problems.append(Problem(exc.path, exc.line, "", exc.message))
+        return None
+
+
+def _model(cls: type[BaseModel], data: Any, path: Path, problems: _Collector) -> Any:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        problems.problems.extend(describe(exc, data, str(path)))
+        return None
+
+
+def rules_dir() -> Path:
+    """The rule folder in use: $PATIENTAVGIFT_RULES when set, else the package's own."""
+    env = os.environ.get("PATIENTAVGIFT_RULES")
+    return Path(env) if env else PACKAGE_RULES
+
+
+def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
+    """Load every rule file under `root` and return the book and every problem found."""
+    root = root or rules_dir()
+    book = RuleBook(root=root)
+    out = _Collector()
+    if not root.is_dir():
+        out.problems.append(Problem(str(root), None, "", "the rule folder does not exist"))
+        return book, out.problems
+
+    # Source register.
+    src_path = root / "sources.yaml"
+    src_data = _read(src_path, out) if src_path.exists() else None
+    if not src_path.exists():
+        out.problems.append(Problem(str(src_path), None, "", "the source register sources.yaml is missing"))
+    sources = _model(SourcesFile, src_data, src_path, out) if src_data is not None else None
+    if sources:
+        for di, doc in enumerate(sources.documents):
+            if doc.id in book.documents:
+                out.add(src_path, src_data, ("documents", di, "id"), f"document id '{doc.id}' is used twice")
+            book.documents[doc.id] = doc
+            for si, st in enumerate(doc.statements):
+                if st.id in book.statements:
+                    out.add(src_path, src_data, ("documents", di, "statements", si, "id"),
+                            f"statement id '{st.id}' is used twice")
+                book.statements[st.id] = (doc, st)
+
+    cited: list[tuple[Path, Any, tuple[int | str, ...], list[str]]] = []
+
+    # National rules.
+    nat_path = root / "national.yaml"
+    if nat_path.exists():
+        nat_data = _read(nat_path, out)
+        national = _model(NationalFile, nat_data, nat_path, out) if nat_data is not None else None
+        if national:
+            book.national = national
+            for i, ex in enumerate(national.exemptions):
+                cited.append((nat_path, nat_data, ("exemptions", i), ex.cite))
+            c = national.ceiling
+            cited.append((nat_path, nat_data, ("ceiling", "rule"), c.rule.cite))
+            years: dict[int, int] = {}
+            for i, pbb in enumerate(c.prisbasbelopp):
+                cited.append((nat_path, nat_data, ("ceiling", "prisbasbelopp", i), pbb.cite))
+                if pbb.year in years:
+                    out.add(nat_path, nat_data, ("ceiling", "prisbasbelopp", i, "year"),
+                            f"prisbasbelopp for {pbb.year} is given twice (also item {years[pbb.year] + 1})")
+                years[pbb.year] = i
+            for i, rc in enumerate(c.regional):
+                cited.append((nat_path, nat_data, ("ceiling", "regional", i), rc.cite))
+            by_region: dict[Region, list[tuple[Dated, tuple[int | str, ...]]]] = {}
+            for i, rc in enumerate(c.regional):
+                by_region.setdefault(rc.region, []).append((rc, ("ceiling", "regional", i, "valid_from")))
+            for items in by_region.values():
+                for a, b, loc in _overlaps(items):
+                    out.add(nat_path, nat_data, loc, f"validity overlaps an earlier regional ceiling ({a.period_text()})")
+            _exemption_overlaps(nat_path, nat_data, national.exemptions, ("exemptions",), out)
+    else:
+        out.problems.append(Problem(str(nat_path), None, "", "national.yaml (ceiling, 85+ rule) is missing"))
+
+    # Regions and tables.
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for path in sorted(folder.glob("*.yaml")):
+            data = _read(path, out)
+            if data is None:
+                continue
+            if path.name == "region.yaml":
+                region = _model(RegionFile, data, path, out)
+                if region:
+                    if region.region.value != folder.name:
+                        out.add(path, data, ("region",), f"region '{region.region.value}' does not match its folder '{folder.name}'")
+                    book.regions[region.region] = region
+                    for i, ex in enumerate(region.exemptions):
+                        cited.append((path, data, ("exemptions", i), ex.cite))
+                    _exemption_overlaps(path, data, region.exemptions, ("exemptions",), out)
+                continue
+            if isinstance(data, dict) and isinstance(data.get("rows"), list):
+                defaults = data.get("defaults") or {}
+                if isinstance(defaults, dict) and isinstance(data, LineDict):
+                    data = _with_defaults(data, defaults)
+            table = _model(TableFile, data, path, out)
+            if table is None:
+                continue
+            if table.id in book.tables:
+                out.add(path, data, ("id",), f"table id '{table.id}' is already used in {book.table_files[table.id]}")
+            book.tables[table.id] = table
+            book.table_files[table.id] = path
+            if table.kind == "contacts":
+                if table.region is None:
+                    out.add(path, data, ("region",), "a contacts table must name its region")
+                elif table.region in book.contacts_table:
+                    out.add(path, data, ("region",), f"region {table.region.value} already has a contacts table")
+                else:
+                    book.contacts_table[table.region] = table.id
+            _load_table(book, table, path, data, out, cited)
+
+    # Cross-checks.
+    for region, table_id in book.contacts_table.items():
+        if region not in book.regions:
+            path = book.table_files[table_id]
+            out.problems.append(Problem(str(path), None, "region", f"{region.value} has a contacts table but no region.yaml"))
+    for region in book.regions:
+        if region not in book.contacts_table:
+            out.problems.append(Problem(str(root / region.value), None, "", f"{region.value} has region.yaml but no contacts table"))
+    for name, cond in book.definitions.items():
+        for target in refs(cond):
+            if target not in book.definitions:
+                out.problems.append(Problem(str(root), None, f"definitions.{name}", f"refers to unknown definition '{target}'"))
+    for table_id, table in book.tables.items():
+        path = book.table_files[table_id]
+        for i, row in enumerate(table.rows):
+            cond = book.conditions.get((table_id, row.id + "@" + str(row.valid_from)))
+            for target in refs(cond) if cond else set():
+                if target not in book.definitions:
+                    out.problems.append(Problem(str(path), None, f"rows[{i}].when", f"refers to unknown definition '{target}'; known: {', '.join(book.definitions) or 'none'}"))
+            if isinstance(row.fee, FeeRef):
+                if row.fee.param and row.fee.param not in book.parameters:
+                    out.problems.append(Problem(str(path), None, f"rows[{i}].fee.param", f"unknown parameter '{row.fee.param}'"))
+                if row.fee.table and (row.fee.table not in book.tables or book.tables[row.fee.table].kind != "lookup"):
+                    out.problems.append(Problem(str(path), None, f"rows[{i}].fee.table", f"'{row.fee.table}' is not a lookup table"))
+    for path, data, loc, ids in cited if sources else []:
+        for j, sid in enumerate(ids):
+            if sid not in book.statements:
+                out.add(path, data, (*loc, "cite", j),
+                        f"cites '{sid}', which is not a statement in the source register sources.yaml")
+    return book, out.problems
+
+
+def _exemption_overlaps(path: Path, data: Any, items: list[Exemption], base: tuple[int | str, ...], out: _Collector) -> None:
+    by_id: dict[str, list[tuple[Dated, tuple[int | str, ...]]]] = {}
+    for i, ex in enumerate(items):
+        by_id.setdefault(ex.id, []).append((ex, (*base, i, "valid_from")))
+    for rid, versions in by_id.items():
+        for a, _b, loc in _overlaps(versions):
+            out.add(path, data, loc, f"the validity of '{rid}' overlaps its earlier version ({a.period_text()})")
+
+
+def _load_table(book: RuleBook, table: TableFile, path: Path, data: Any, out: _Collector,
+                cited: list[tuple[Path, Any, tuple[int | str, ...], list[str]]]) -> None:
+    for name, raw in table.definitions.items():
+        if name in book.definitions:
+            out.add(path, data, ("definitions", name), f"definition '{name}' is already defined elsewhere")
+        try:
+            book.definitions[name] = compile_condition(raw)
+        except ConditionError as exc:
+            out.add(path, data, ("definitions", name, *exc.where), str(exc))
+    for pi, param in enumerate(table.parameters):
+        if param.id in book.parameters:
+            out.add(path, data, ("parameters", pi, "id"), f"parameter '{param.id}' is already defined elsewhere")
+        book.parameters[param.id] = param
+        for vi, value in enumerate(param.values):
+            cited.append((path, data, ("parameters", pi, "values", vi), value.cite))
+            if value.proposal:
+                book.proposals.setdefault(value.proposal, value.status)
+        decided = [(v, ("parameters", pi, "values", vi, "valid_from")) for vi, v in enumerate(param.values) if v.status == "decided"]
+        for a, _b, loc in _overlaps(decided):
+            out.add(path, data, loc, f"the validity of '{param.id}' overlaps an earlier value ({a.period_text()}, {a.amount} kr)")  # type: ignore[attr-defined]
+    by_id: dict[str, list[tuple[Dated, tuple[int | str, ...]]]] = {}
+    for ri, row in enumerate(table.rows):
+        cited.append((path, data, ("rows", ri), row.cite))
+        for xi, extra in enumerate(row.points_extra):
+            cited.append((path, data, ("rows", ri, "points_extra", xi), extra.cite))
+            try:
+                book.conditions[(table.id, extra.id)] = compile_condition(extra.when)
+            except ConditionError as exc:
+                out.add(path, data, ("rows", ri, "points_extra", xi, "when", *exc.where), str(exc))
+        by_id.setdefault(row.id, []).append((row, ("rows", ri, "valid_from")))
+        if row.proposal:
+            book.proposals.setdefault(row.proposal, row.status)
+        try:
+            book.conditions[(table.id, row.id + "@" + str(row.valid_from))] = compile_condition(row.when)
+        except ConditionError as exc:
+            out.add(path, data, ("rows", ri, "when", *exc.where), str(exc))
+        outcome = [row.fee is not None, row.qualified is not None, row.undetermined is not None,
+                   row.category is not None, row.registration is not None]
+        if not any(outcome):
+            out.add(path, data, ("rows", ri), f"row '{row.id}' concludes nothing; give fee, qualified, registration, category or undetermined")
+        if table.kind == "categories" and row.category is None and row.undetermined is None:
+            out.add(path, data, ("rows", ri), "a row of a categories table must give a category")
+        for gi, group in enumerate(row.kva):
+            for ci, code in enumerate(group):
+                if not (len(code) == 5 and code[:2].isalpha() and code[:2].isupper() and code[2:].isdigit()):
+                    out.add(path, data, ("rows", ri, "kva", gi, ci), f"'{code}' is not a KVÅ code (two capital letters and three digits, e.g. ZV051)")
+    for rid, versions in by_id.items():
+        for a, _b, loc in _overlaps(versions):
+            out.add(path, data, loc, f"the validity of rule '{rid}' overlaps its earlier version ({a.period_text()})")
+
+
+@cache
+def _cached(root: str) -> RuleBook:
+    book, problems = check_rules(Path(root))
+    if problems:
+        raise RuleDataError(problems)
+    return book
+
+
+def load_rules(root: Path | None = None) -> RuleBook:
+    """Load and validate the rule data (cached per folder); raise `RuleDataError` listing every problem."""
+    return _cached(str((root or rules_dir()).resolve()))

@@ -1,0 +1,133 @@
+"""Strict YAML reading with line numbers.
+
+Rule files and cases are edited by hand, so a mistake must be reported where it was made.
+This loader differs from `yaml.safe_load` in three ways that matter for that:
+
+* every mapping and list remembers the line of each key / item (`LineDict`, `LineList`),
+  so a validation error can name ``file:line``;
+* a key given twice in one mapping is an error (PyYAML would silently keep the last one);
+* dates are *not* converted by YAML: ``2026-02-30`` stays text, so the models can reject it
+  with a clear message instead of PyYAML crashing on the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class YamlProblem(ValueError):
+    """A YAML file could not be read (syntax error or duplicate key)."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+class LineDict(dict[str, Any]):
+    """A mapping that knows the line (1-based) of each of its keys."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class LineList(list[Any]):
+    """A list that knows the line (1-based) of each of its items."""
+
+    line: int = 0
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+# Drop the implicit timestamp resolver: dates arrive as strings and are validated by the models.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        if key in result:
+            raise YamlProblem(
+                loader.name,
+                key_node.start_mark.line + 1,
+                f"the key '{key}' is given twice in the same block "
+                f"(first on line {result.key_lines[key]}); keep only one",
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_text(text: str, name: str = "<text>") -> Any:
+    """Parse YAML text; raise `YamlProblem` naming the line on a syntax error or duplicate key."""
+    loader = _Loader(text)
+    loader.name = name
+    try:
+        return loader.get_single_data()
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or str(exc)
+        raise YamlProblem(name, line, f"this is not valid YAML: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise YamlProblem(name, None, f"this is not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
+
+def load_file(path: Path) -> Any:
+    """Read and parse one YAML file (UTF-8)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlProblem(str(path), None, "the file is not UTF-8 text") from exc
+    return load_text(text, str(path))
+
+
+def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
+    """Return the line of the deepest part of `loc` that exists in `data` (a loaded YAML tree)."""
+    line: int | None = getattr(data, "line", None) or None
+    node = data
+    for part in loc:
+        if isinstance(node, LineDict) and isinstance(part, str) and part in node:
+            line = node.key_lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.item_lines[part]
+            node = node[part]
+        else:
+            break
+    return line
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
