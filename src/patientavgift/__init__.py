@@ -9,6 +9,17 @@ from .model import Case, Contact, Patient, Region
 from .rules import RuleBook, load_rules
 
 __all__ = [
-    "Case", "Contact", "Decision", "Outcome", "Patient", "Region", "RuleBook", "Step", "Visit",
-    "decide", "load_rules", "price_contacts", "selection",
+    "Case",
+    "Contact",
+    "Decision",
+    "Outcome",
+    "Patient",
+    "Region",
+    "RuleBook",
+    "Step",
+    "Visit",
+    "decide",
+    "load_rules",
+    "price_contacts",
+    "selection",
 ]

@@ -90,7 +90,9 @@ def read_case_file(path: Path, book: RuleBook | None = None) -> list[CaseEntry]:
         entry = CaseEntry(path, index, raw)
         base: tuple[int | str, ...] = (index,) if index is not None else ()
         if not isinstance(raw, dict):
-            entry.problems.append(Problem(str(path), line_of(data, base), "", "a case must be a block of keys (id, region, contacts …)"))
+            entry.problems.append(
+                Problem(str(path), line_of(data, base), "", "a case must be a block of keys (id, region, contacts …)")
+            )
         else:
             try:
                 entry.case = Case.model_validate(raw)
@@ -110,8 +112,14 @@ def _semantic_problems(case: Case, book: RuleBook, data: Any, path: Path, base: 
         for i, pid in enumerate(case.proposals):
             if pid not in book.proposals:
                 known = ", ".join(sorted(book.proposals)) or "none"
-                problems.append(Problem(str(path), line_of(data, (*base, "proposals", i)), f"proposals[{i}]",
-                                        f"unknown proposal id '{pid}'; known proposals: {known}"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        line_of(data, (*base, "proposals", i)),
+                        f"proposals[{i}]",
+                        f"unknown proposal id '{pid}'; known proposals: {known}",
+                    )
+                )
     return problems
 
 
@@ -149,18 +157,27 @@ def compare(expect: Expect, outcome: Outcome) -> list[str]:
         elif key == "contact_points":
             got_points = outcome.contact_points
             if got_points is None or round(got_points, 2) != round(Decimal(str(wanted)), 2):
-                failures.append(f"contact_points: expected {wanted}, got {got_points if got_points is not None else 'none'}")
+                failures.append(
+                    f"contact_points: expected {wanted}, got {got_points if got_points is not None else 'none'}"
+                )
         elif key == "registration":
             if outcome.registration is None or _norm_registration(outcome.registration) != _norm_registration(wanted):
                 failures.append(f"registration: expected {wanted!r}, got {outcome.registration!r}")
         elif key == "undetermined":
             if isinstance(wanted, list):
                 if not outcome.undetermined:
-                    failures.append(f"undetermined: expected missing {wanted}, but the fee was decided ({outcome.fee} kr)")
+                    failures.append(
+                        f"undetermined: expected missing {wanted}, but the fee was decided ({outcome.fee} kr)"
+                    )
                 elif not set(wanted) <= set(outcome.missing):
-                    failures.append(f"undetermined: expected missing {sorted(wanted)}, got missing {outcome.missing} ({why})")
+                    failures.append(
+                        f"undetermined: expected missing {sorted(wanted)}, got missing {outcome.missing} ({why})"
+                    )
             elif outcome.undetermined != wanted:
-                failures.append(f"undetermined: expected {wanted}, got {outcome.undetermined}" + (f" ({why})" if outcome.undetermined else ""))
+                failures.append(
+                    f"undetermined: expected {wanted}, got {outcome.undetermined}"
+                    + (f" ({why})" if outcome.undetermined else "")
+                )
         elif key == "warning":
             if not any(wanted.casefold() in w.casefold() for w in outcome.warnings):
                 failures.append(f"warning: expected one containing {wanted!r}, got {outcome.warnings}")

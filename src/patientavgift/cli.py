@@ -57,10 +57,21 @@ def case_problems(paths: list[Path], book_rules: Path | None) -> list[Problem]:
                 problems.append(Problem(str(path), entry.line, "id", f"'{case.id}' is already used at {seen[case.id]}"))
             seen.setdefault(case.id, where)
             if not case.source and not case.cites:
-                problems.append(Problem(str(path), entry.line, "source", "the case cites no source; add `source` (text) or `cites` (statement ids)"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        entry.line,
+                        "source",
+                        "the case cites no source; add `source` (text) or `cites` (statement ids)",
+                    )
+                )
             for i, sid in enumerate(case.cites):
                 if sid not in book.statements:
-                    problems.append(Problem(str(path), entry.line, f"cites[{i}]", f"'{sid}' is not a statement in the source register"))
+                    problems.append(
+                        Problem(
+                            str(path), entry.line, f"cites[{i}]", f"'{sid}' is not a statement in the source register"
+                        )
+                    )
     return problems
 
 
@@ -82,8 +93,12 @@ def _check(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `patientavgift` command."""
-    parser = argparse.ArgumentParser(prog="patientavgift", description="Swedish patient fees for distance contacts and internet-based treatment.")
-    parser.add_argument("--rules", type=Path, default=None, help="rule folder (default: the package's own, or $PATIENTAVGIFT_RULES)")
+    parser = argparse.ArgumentParser(
+        prog="patientavgift", description="Swedish patient fees for distance contacts and internet-based treatment."
+    )
+    parser.add_argument(
+        "--rules", type=Path, default=None, help="rule folder (default: the package's own, or $PATIENTAVGIFT_RULES)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("cases", help="run worked cases and report failures")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")

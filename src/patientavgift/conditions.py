@@ -187,11 +187,12 @@ def _value(key: str, raw: Any, where: tuple[int | str, ...]) -> Any:
         if not isinstance(raw, bool):
             raise ConditionError(where, f"'{raw}' is not allowed for {key}; write true or false")
         return raw
-    try:
-        return kind(raw)  # type: ignore[call-arg]
-    except ValueError:
-        allowed = ", ".join(m.value for m in kind)  # type: ignore[attr-defined]
-        raise ConditionError(where, f"'{raw}' is not allowed for {key}; allowed values: {allowed}") from None
+    assert issubclass(kind, Term)
+    for member in kind:
+        if member.value == raw:
+            return member
+    allowed = ", ".join(m.value for m in kind)
+    raise ConditionError(where, f"'{raw}' is not allowed for {key}; allowed values: {allowed}")
 
 
 def compile_condition(raw: Any, where: tuple[int | str, ...] = ()) -> Condition:

@@ -23,7 +23,21 @@ from typing import Any, Literal
 
 from .conditions import Tri
 from .model import Contact, Mode, Patient, ProgrammeKind, Region, Service
-from .rules import FeeRef, RuleBook, Row
+from .rules import FeeRef, Row, RuleBook
+
+# Statements of the source register behind the engine's own steps (the 12-month period, exact
+# partial payment, a rising ceiling, fees from other regions, invoicing the home region).
+CITE_PERIOD = ["facts.ceiling-period"]
+CITE_PARTIAL = ["facts.ceiling-partial"]
+CITE_FRIKORT = ["facts.ceiling-period", "facts.ceiling-rise"]
+CITE_RUNNING = ["facts.ceiling-period", "facts.ceiling-other-regions"]
+CITE_INVOICE = ["rjh.invoice-home-region", "skane.care-region-rules", "facts.ceiling-other-regions"]
+ENGINE_CITES = {
+    "engine.ceiling-period": CITE_PERIOD + CITE_RUNNING,
+    "engine.ceiling-partial": CITE_PARTIAL,
+    "engine.frikort": CITE_FRIKORT,
+    "engine.invoice-home-region": CITE_INVOICE,
+}
 
 Selection = Literal["all"] | frozenset[str]
 """Which proposals/alternatives apply: "all" proposals, or a set of proposal ids."""
@@ -90,8 +104,13 @@ class Outcome:
         return self.fee is None
 
 
-def _facts(book: RuleBook, contact: Contact, region: Region, service: Service | None,
-           category: tuple[ProgrammeKind | None, frozenset[str]]) -> Any:
+def _facts(
+    book: RuleBook,
+    contact: Contact,
+    region: Region,
+    service: Service | None,
+    category: tuple[ProgrammeKind | None, frozenset[str]],
+) -> Any:
     def lookup(key: str) -> tuple[Any, frozenset[str]]:
         if key == "service":
             return service, frozenset()
@@ -136,7 +155,9 @@ def _programme_contact(contact: Contact) -> bool:
     return contact.programme is not None or contact.programme_event is not None or contact.mode == Mode.platform
 
 
-def _category(book: RuleBook, contact: Contact, facts: Any, on: date, d: Decision) -> tuple[ProgrammeKind | None, frozenset[str]]:
+def _category(
+    book: RuleBook, contact: Contact, facts: Any, on: date, d: Decision
+) -> tuple[ProgrammeKind | None, frozenset[str]]:
     if not _programme_contact(contact):
         return None, frozenset({"programme.kind"})
     table = next((t for t in book.tables.values() if t.kind == "categories"), None)
@@ -175,13 +196,17 @@ def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: D
             d.reasons.append(f"Regeldata har inget belopp för {param.label} ({param.id}) den {on}{note}.")
             return
         d.list_fee = amount
-        d.trace.append(Step(param.id, f"{param.label}: {amount} kr ({value.period_text()})", book.cite_text(value.cite)))
+        d.trace.append(
+            Step(param.id, f"{param.label}: {amount} kr ({value.period_text()})", book.cite_text(value.cite))
+        )
         return
     assert row.fee.table
     sub, result = _first(book, row.fee.table, facts, on, chosen)
     title = book.tables[row.fee.table].title
     if sub is None:
-        d.reasons.append(f"Tabellen '{title}' har ingen rad som passar kontakten (t.ex. för denna vårdtjänst eller yrkeskategori).")
+        d.reasons.append(
+            f"Tabellen '{title}' har ingen rad som passar kontakten (t.ex. för denna vårdtjänst eller yrkeskategori)."
+        )
         return
     if result.value is None:
         d.missing |= set(result.missing)
@@ -196,19 +221,24 @@ def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: D
         d.trace.append(_step(book, sub, f"{title}: {sub.label or sub.id} → {sub.fee} kr"))
 
 
-def decide(book: RuleBook, contact: Contact, region: Region, service: Service | None,
-           chosen: Selection = frozenset()) -> Decision:
+def decide(
+    book: RuleBook, contact: Contact, region: Region, service: Service | None, chosen: Selection = frozenset()
+) -> Decision:
     """Apply `region`'s rules to one contact: qualification, registration, points and list fee."""
     d = Decision()
     on = contact.date
     rules = book.regions.get(region)
     if rules is None:
         covered = ", ".join(r.value for r in book.regions)
-        d.reasons.append(f"Regeldata saknar regler för vårdregionen {region.value} ({region.label}); regler finns för: {covered}.")
+        d.reasons.append(
+            f"Regeldata saknar regler för vårdregionen {region.value} ({region.label}); regler finns för: {covered}."
+        )
         return d
     if service is not None and service not in rules.services:
         allowed = ", ".join(s.value for s in rules.services)
-        d.reasons.append(f"Reglerna för {region.label} omfattar inte vårdtjänsten {service.value}; de omfattar: {allowed}.")
+        d.reasons.append(
+            f"Reglerna för {region.label} omfattar inte vårdtjänsten {service.value}; de omfattar: {allowed}."
+        )
         return d
     if service is None and rules.service_required:
         d.missing.add("service")
@@ -228,7 +258,9 @@ def decide(book: RuleBook, contact: Contact, region: Region, service: Service | 
 
     row, result = _first(book, table_id, facts, on, chosen)
     if row is None:
-        d.reasons.append(f"Ingen regel för {region.label} täcker denna kontakt (kontaktform {contact.mode.value if contact.mode else 'saknas'}).")
+        d.reasons.append(
+            f"Ingen regel för {region.label} täcker denna kontakt (kontaktform {contact.mode.value if contact.mode else 'saknas'})."
+        )
         return d
     if result.value is None:
         d.missing |= set(result.missing)
@@ -253,13 +285,19 @@ def decide(book: RuleBook, contact: Contact, region: Region, service: Service | 
                 break
             if hit.value:
                 points += extra.points
-                d.trace.append(Step(extra.id, f"{extra.text or 'Tillägg'}: +{extra.points} kontaktpoäng", book.cite_text(extra.cite)))
+                d.trace.append(
+                    Step(
+                        extra.id, f"{extra.text or 'Tillägg'}: +{extra.points} kontaktpoäng", book.cite_text(extra.cite)
+                    )
+                )
         d.contact_points = points
     codes = set(contact.kva_codes or [])
     for group in row.kva:
         if not codes & set(group):
             need = " eller ".join(group)
-            d.warnings.append(f"Registreringen {row.registration or ''} kräver KVÅ-kod {need}, men kontakten har {', '.join(sorted(codes)) or 'inga koder'}.")
+            d.warnings.append(
+                f"Registreringen {row.registration or ''} kräver KVÅ-kod {need}, men kontakten har {', '.join(sorted(codes)) or 'inga koder'}."
+            )
     d.warnings.extend(row.warnings)
     return d
 
@@ -301,15 +339,29 @@ def _exempt(book: RuleBook, region: Region, age: int | None, on: date) -> tuple[
     rules = book.exemptions(region)
     for ex in rules:
         if ex.in_force(on) and ex.covers(age):
-            bound = f"under {ex.free_under_age} år" if ex.free_under_age is not None else f"{ex.free_from_age} år eller äldre"
-            return True, Step(ex.id, f"Avgiftsfritt för patienter {bound}; patienten är {age} år ({ex.period_text()})", book.cite_text(ex.cite)), None
+            bound = (
+                f"under {ex.free_under_age} år"
+                if ex.free_under_age is not None
+                else f"{ex.free_from_age} år eller äldre"
+            )
+            return (
+                True,
+                Step(
+                    ex.id,
+                    f"Avgiftsfritt för patienter {bound}; patienten är {age} år ({ex.period_text()})",
+                    book.cite_text(ex.cite),
+                ),
+                None,
+            )
     regional = [ex for ex in rules if ex.free_under_age is not None]
     if regional and not any(ex.in_force(on) for ex in regional) and age < book.highest_exempt_age():
         return None, None, "exemption"
     return False, None, None
 
 
-def price_contacts(book: RuleBook, patient: Patient, visits: Iterable[Visit], chosen: Selection = frozenset()) -> tuple[list[Outcome], Totals]:
+def price_contacts(
+    book: RuleBook, patient: Patient, visits: Iterable[Visit], chosen: Selection = frozenset()
+) -> tuple[list[Outcome], Totals]:
     """Price a patient's contacts in date order: rules, age exemptions, then the 12-month ceiling."""
     visits = list(visits)
     outcomes: list[Outcome] = []
@@ -337,7 +389,14 @@ def price_contacts(book: RuleBook, patient: Patient, visits: Iterable[Visit], ch
         missing = set(d.missing)
         if first and start is not None:
             note = "" if patient.period_start else " (period_start saknas: perioden antas löpa från första kontakten)"
-            trace.insert(0, Step("ceiling.period-start", f"Pågående högkostnadsperiod från {start}{note}, betalt hittills {paid} kr", book.cite_text(["facts.ceiling-period"])))
+            trace.insert(
+                0,
+                Step(
+                    "ceiling.period-start",
+                    f"Pågående högkostnadsperiod från {start}{note}, betalt hittills {paid} kr (i alla regioner)",
+                    book.cite_text(CITE_RUNNING),
+                ),
+            )
         age = patient.age_on(on)
         exempt, ex_step, ex_missing = _exempt(book, visit.region, age, on)
         if ex_step:
@@ -345,9 +404,7 @@ def price_contacts(book: RuleBook, patient: Patient, visits: Iterable[Visit], ch
 
         # Net fee after exemption.
         net: int | None
-        if exempt:
-            net = 0
-        elif d.list_fee == 0:
+        if exempt or d.list_fee == 0:
             net = 0
         elif d.list_fee is None:
             net = None
@@ -357,13 +414,21 @@ def price_contacts(book: RuleBook, patient: Patient, visits: Iterable[Visit], ch
                 missing.add("age")
                 reasons.append("Patientens ålder (age eller birth_date) behövs för att pröva åldersbefrielse.")
             else:
-                reasons.append(f"Regeldata saknar åldersregler för {visit.region.label} den {on}; det går inte att avgöra om en {age}-åring är avgiftsbefriad.")
+                reasons.append(
+                    f"Regeldata saknar åldersregler för {visit.region.label} den {on}; det går inte att avgöra om en {age}-åring är avgiftsbefriad."
+                )
         else:
             net = d.list_fee
 
         # The 12-month period.
         if start is not None and on > period_end(start, months):
-            trace.append(Step("ceiling.period-end", f"Högkostnadsperioden som började {start} tog slut {period_end(start, months)}", book.cite_text(["facts.ceiling-period"])))
+            trace.append(
+                Step(
+                    "ceiling.period-end",
+                    f"Högkostnadsperioden som började {start} tog slut {period_end(start, months)}",
+                    book.cite_text(CITE_PERIOD),
+                )
+            )
             start, paid, frikort = None, 0, False
 
         ceiling = book.ceiling(visit.region, on)
@@ -387,14 +452,28 @@ def price_contacts(book: RuleBook, patient: Patient, visits: Iterable[Visit], ch
             holds = frikort if frikort else None
             if frikort:
                 fee = 0
-                trace.append(Step("ceiling.frikort", f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift", book.cite_text(["facts.ceiling-period"])))
+                trace.append(
+                    Step(
+                        "ceiling.frikort",
+                        f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift",
+                        book.cite_text(CITE_PERIOD),
+                    )
+                )
             else:
-                uncertain = "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
+                uncertain = (
+                    "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
+                )
         elif net == 0:
             fee = 0
         elif frikort:
             fee = 0
-            trace.append(Step("ceiling.frikort", f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift", book.cite_text(["facts.ceiling-period"])))
+            trace.append(
+                Step(
+                    "ceiling.frikort",
+                    f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift",
+                    book.cite_text(CITE_PERIOD),
+                )
+            )
         elif ceiling is None:
             fee = None
             reasons.append(f"Regeldata saknar högkostnadstak för {on.year} (prisbasbelopp saknas).")
@@ -402,30 +481,73 @@ def price_contacts(book: RuleBook, patient: Patient, visits: Iterable[Visit], ch
         else:
             if start is None:
                 start, paid = on, 0
-                trace.append(Step("ceiling.period-start", f"Första betalda avgiften: högkostnadsperioden löper {on} – {period_end(on, months)}", book.cite_text(["facts.ceiling-period"])))
+                trace.append(
+                    Step(
+                        "ceiling.period-start",
+                        f"Första betalda avgiften: högkostnadsperioden löper {on} – {period_end(on, months)}",
+                        book.cite_text(CITE_PERIOD),
+                    )
+                )
             room = max(ceiling.amount - paid, 0)
             fee = min(net, room)
-            trace.append(Step(ceiling.rule_id, f"Högkostnadstak {ceiling.amount} kr ({ceiling.text}); betalt före kontakten {paid} kr", book.cite_text(ceiling.cite)))
+            trace.append(
+                Step(
+                    ceiling.rule_id,
+                    f"Högkostnadstak {ceiling.amount} kr ({ceiling.text}); betalt före kontakten {paid} kr",
+                    book.cite_text(ceiling.cite),
+                )
+            )
             if fee < net:
-                trace.append(Step("ceiling.partial", f"Taket nås: patienten betalar bara {fee} kr av {net} kr", book.cite_text(["facts.ceiling-partial"])))
+                trace.append(
+                    Step(
+                        "ceiling.partial",
+                        f"Taket nås: patienten betalar bara {fee} kr av {net} kr",
+                        book.cite_text(CITE_PARTIAL),
+                    )
+                )
             paid += fee
             if paid >= ceiling.amount:
                 frikort = True
                 frikort_from = on
                 reached_ceiling = ceiling.amount
-                trace.append(Step("ceiling.frikort-issued", f"Taket {ceiling.amount} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})", book.cite_text(["facts.ceiling-period", "facts.ceiling-rise"])))
+                trace.append(
+                    Step(
+                        "ceiling.frikort-issued",
+                        f"Taket {ceiling.amount} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
+                        book.cite_text(CITE_FRIKORT),
+                    )
+                )
 
         invoice = home is not None and home != visit.region
         if invoice:
-            trace.append(Step("invoice.home-region", f"Patienten är folkbokförd i {home.label if home else ''}: vården faktureras hemregionen; avgiften följer {visit.region.label}s regler", book.cite_text(["rjh.invoice-home-region", "skane.care-region-rules"])))
+            trace.append(
+                Step(
+                    "invoice.home-region",
+                    f"Patienten är folkbokförd i {home.label if home else ''}: vården faktureras hemregionen; avgiften följer {visit.region.label}s regler",
+                    book.cite_text(CITE_INVOICE),
+                )
+            )
         if fee is not None:
             trace.append(Step("fee", f"Avgift för kontakten: {fee} kr", ""))
-        outcomes.append(Outcome(
-            date=on, region=visit.region, fee=fee, list_fee=d.list_fee, qualified=d.qualified,
-            registration=d.registration, contact_points=d.contact_points, category=d.category,
-            invoice_home_region=invoice, frikort=holds, missing=sorted(missing), reasons=reasons,
-            warnings=d.warnings, trace=trace, ceiling=ceiling.amount if ceiling else None,
-        ))
+        outcomes.append(
+            Outcome(
+                date=on,
+                region=visit.region,
+                fee=fee,
+                list_fee=d.list_fee,
+                qualified=d.qualified,
+                registration=d.registration,
+                contact_points=d.contact_points,
+                category=d.category,
+                invoice_home_region=invoice,
+                frikort=holds,
+                missing=sorted(missing),
+                reasons=reasons,
+                warnings=d.warnings,
+                trace=trace,
+                ceiling=ceiling.amount if ceiling else None,
+            )
+        )
     fees = [o.fee for o in outcomes]
     total = sum(f for f in fees if f is not None) if all(f is not None for f in fees) else None
     return outcomes, Totals(paid=total, frikort_from=frikort_from, ceiling=reached_ceiling or last_ceiling)

@@ -88,9 +88,7 @@ def describe(exc: ValidationError, data: Any, path: str, base: tuple[int | str, 
             message = f"must be a number, not '{shown}'"
         elif kind in {"string_type"}:
             message = f"must be text, not '{shown}'"
-        elif kind == "enum":
-            message = f"'{shown}' is not allowed; allowed values: {_allowed(ctx)}"
-        elif kind == "literal_error":
+        elif kind == "enum" or kind == "literal_error":
             message = f"'{shown}' is not allowed; allowed values: {_allowed(ctx)}"
         elif kind == "greater_than_equal":
             message = f"{shown} is not allowed: it must be {ctx.get('ge')} or more (no negative values)"

@@ -50,7 +50,11 @@ def outcome_lines(outcome: Outcome) -> list[str]:
 def explain_case(case: Case, outcomes: list[Outcome], totals: Totals) -> str:
     """A full Swedish explanation of a case: every contact, its outcome and its rules."""
     patient = case.patient
-    who = f"{patient.age} år" if patient.age is not None else (f"född {patient.birth_date}" if patient.birth_date else "ålder ej angiven")
+    who = (
+        f"{patient.age} år"
+        if patient.age is not None
+        else (f"född {patient.birth_date}" if patient.birth_date else "ålder ej angiven")
+    )
     home = patient.home_region.label if patient.home_region else case.region.label
     lines = [
         f"Fall {case.id}: {case.title or ''}".rstrip(),
@@ -67,8 +71,10 @@ def explain_case(case: Case, outcomes: list[Outcome], totals: Totals) -> str:
         lines.append(f"Kontakt {i}, {contact.date} – {mode}")
         lines += outcome_lines(outcome)
     lines.append("")
-    lines.append(f"Summa betalt: {kronor(totals.paid)}; högkostnadstak: {kronor(totals.ceiling)}; "
-                 f"frikort från: {totals.frikort_from or '–'}")
+    lines.append(
+        f"Summa betalt: {kronor(totals.paid)}; högkostnadstak: {kronor(totals.ceiling)}; "
+        f"frikort från: {totals.frikort_from or '–'}"
+    )
     return "\n".join(lines)
 
 

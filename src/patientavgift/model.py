@@ -319,8 +319,7 @@ class Contact(_Strict):
         for code in codes or []:
             if not isinstance(code, str) or not KVA_CODE.match(code):
                 raise ValueError(
-                    f"'{code}' is not a KVÅ code; a code is two capital letters and three digits, "
-                    "e.g. ZV051"
+                    f"'{code}' is not a KVÅ code; a code is two capital letters and three digits, e.g. ZV051"
                 )
         return codes
 
@@ -398,9 +397,7 @@ class Case(_Strict):
                 )
         first = self.contacts[0].date
         if self.patient.birth_date and self.patient.birth_date > first:
-            raise ValueError(
-                f"patient.birth_date {self.patient.birth_date} is after the first contact ({first})"
-            )
+            raise ValueError(f"patient.birth_date {self.patient.birth_date} is after the first contact ({first})")
         if self.patient.period_start and self.patient.period_start > first:
             raise ValueError(
                 f"patient.period_start {self.patient.period_start} is after the first contact "

@@ -18,8 +18,9 @@ proposal; ``alternative`` (fee models a report discusses) only when asked for by
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -39,8 +40,16 @@ PACKAGE_RULES = Path(__file__).parent / "rules"
 Status = Literal["decided", "proposed", "alternative"]
 Confidence = Literal["verified", "derived", "inferred", "unverified"]
 BearsOn = Literal[
-    "fee", "registration", "reimbursement", "ceiling", "exemption", "scope", "category",
-    "invoicing", "statistics", "context",
+    "fee",
+    "registration",
+    "reimbursement",
+    "ceiling",
+    "exemption",
+    "scope",
+    "category",
+    "invoicing",
+    "statistics",
+    "context",
 ]
 Amount = Annotated[int, Field(ge=0, strict=True)]
 
@@ -83,8 +92,8 @@ class Document(_Data):
 
     def label(self) -> str:
         """Short citation label: issuer, title and version."""
-        version = f", {self.version}" if self.version else ""
-        return f"{self.issuer}: {self.title}{version}"
+        version = f" ({self.version})" if self.version else ""
+        return f"{self.issuer}, {self.title}{version}"
 
 
 class SourcesFile(_Data):
@@ -304,11 +313,11 @@ class RuleBook:
 
     def cite_text(self, ids: Iterable[str]) -> str:
         """Render statement ids as a Swedish citation: document, section."""
-        parts = []
+        by_doc: dict[str, list[str]] = {}
         for sid in ids:
             doc, st = self.statements[sid]
-            parts.append(f"{doc.label()}, {st.section} [{sid}]")
-        return "; ".join(parts)
+            by_doc.setdefault(doc.id, []).append(f"{st.section} [{sid}]")
+        return " | ".join(f"{self.documents[d].label()}: {'; '.join(parts)}" for d, parts in by_doc.items())
 
     def exemptions(self, region: Region) -> list[Exemption]:
         """National exemptions first, then the region's own."""
@@ -331,8 +340,8 @@ class RuleBook:
                 step = ceiling.rule.round_down_to
                 amount = int(raw // step) * step
                 text = (
-                    f"{ceiling.rule.factor} × prisbasbeloppet {pbb.amount} kr för {pbb.year} = {raw} kr, "
-                    f"avrundat nedåt till närmaste {step}-tal kronor"
+                    f"{sv_number(ceiling.rule.factor)} × prisbasbeloppet {sv_number(pbb.amount)} kr för {pbb.year} "
+                    f"= {sv_number(raw)} kr, avrundat nedåt till närmaste {step}-tal kronor"
                 )
                 return CeilingAmount(amount, ceiling.rule.id, [*ceiling.rule.cite, *pbb.cite], text)
         return None
@@ -345,6 +354,20 @@ class RuleBook:
         """The highest `free_under_age` anywhere in the data (to know when a missing exemption matters)."""
         ages = [e.free_under_age for r in self.regions.values() for e in r.exemptions if e.free_under_age]
         return max(ages, default=0)
+
+
+def sv_number(value: Decimal | int) -> str:
+    """A number the Swedish way: space between thousands, comma as decimal sign (1 432,5)."""
+    number = Decimal(value).normalize()
+    whole, _, frac = f"{number:f}".partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    digits = whole.lstrip("-")
+    groups: list[str] = []
+    while digits:
+        groups.insert(0, digits[-3:])
+        digits = digits[:-3]
+    text = sign + "\u00a0".join(groups or ["0"])
+    return f"{text},{frac}" if frac else text
 
 
 def _merged(defaults: dict[str, Any], row: Any) -> Any:
@@ -369,9 +392,11 @@ def _with_defaults(data: LineDict, defaults: dict[str, Any]) -> LineDict:
     return copy
 
 
-def _overlaps(items: list[tuple[Dated, tuple[int | str, ...]]]) -> Iterator[tuple[Dated, Dated, tuple[int | str, ...]]]:
+def _overlaps(
+    items: Sequence[tuple[Dated, tuple[int | str, ...]]],
+) -> Iterator[tuple[Dated, Dated, tuple[int | str, ...]]]:
     ordered = sorted(items, key=lambda it: it[0].valid_from)
-    for (a, _), (b, loc_b) in zip(ordered, ordered[1:]):
+    for (a, _), (b, loc_b) in itertools.pairwise(ordered):
         if a.valid_to is None or a.valid_to >= b.valid_from:
             yield a, b, loc_b
 
@@ -428,8 +453,12 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
             book.documents[doc.id] = doc
             for si, st in enumerate(doc.statements):
                 if st.id in book.statements:
-                    out.add(src_path, src_data, ("documents", di, "statements", si, "id"),
-                            f"statement id '{st.id}' is used twice")
+                    out.add(
+                        src_path,
+                        src_data,
+                        ("documents", di, "statements", si, "id"),
+                        f"statement id '{st.id}' is used twice",
+                    )
                 book.statements[st.id] = (doc, st)
 
     cited: list[tuple[Path, Any, tuple[int | str, ...], list[str]]] = []
@@ -449,8 +478,12 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
             for i, pbb in enumerate(c.prisbasbelopp):
                 cited.append((nat_path, nat_data, ("ceiling", "prisbasbelopp", i), pbb.cite))
                 if pbb.year in years:
-                    out.add(nat_path, nat_data, ("ceiling", "prisbasbelopp", i, "year"),
-                            f"prisbasbelopp for {pbb.year} is given twice (also item {years[pbb.year] + 1})")
+                    out.add(
+                        nat_path,
+                        nat_data,
+                        ("ceiling", "prisbasbelopp", i, "year"),
+                        f"prisbasbelopp for {pbb.year} is given twice (also item {years[pbb.year] + 1})",
+                    )
                 years[pbb.year] = i
             for i, rc in enumerate(c.regional):
                 cited.append((nat_path, nat_data, ("ceiling", "regional", i), rc.cite))
@@ -458,8 +491,10 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
             for i, rc in enumerate(c.regional):
                 by_region.setdefault(rc.region, []).append((rc, ("ceiling", "regional", i, "valid_from")))
             for items in by_region.values():
-                for a, b, loc in _overlaps(items):
-                    out.add(nat_path, nat_data, loc, f"validity overlaps an earlier regional ceiling ({a.period_text()})")
+                for a, _b, loc in _overlaps(items):
+                    out.add(
+                        nat_path, nat_data, loc, f"validity overlaps an earlier regional ceiling ({a.period_text()})"
+                    )
             _exemption_overlaps(nat_path, nat_data, national.exemptions, ("exemptions",), out)
     else:
         out.problems.append(Problem(str(nat_path), None, "", "national.yaml (ceiling, 85+ rule) is missing"))
@@ -474,7 +509,12 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                 region = _model(RegionFile, data, path, out)
                 if region:
                     if region.region.value != folder.name:
-                        out.add(path, data, ("region",), f"region '{region.region.value}' does not match its folder '{folder.name}'")
+                        out.add(
+                            path,
+                            data,
+                            ("region",),
+                            f"region '{region.region.value}' does not match its folder '{folder.name}'",
+                        )
                     book.regions[region.region] = region
                     for i, ex in enumerate(region.exemptions):
                         cited.append((path, data, ("exemptions", i), ex.cite))
@@ -504,35 +544,58 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
     for region, table_id in book.contacts_table.items():
         if region not in book.regions:
             path = book.table_files[table_id]
-            out.problems.append(Problem(str(path), None, "region", f"{region.value} has a contacts table but no region.yaml"))
+            out.problems.append(
+                Problem(str(path), None, "region", f"{region.value} has a contacts table but no region.yaml")
+            )
     for region in book.regions:
         if region not in book.contacts_table:
-            out.problems.append(Problem(str(root / region.value), None, "", f"{region.value} has region.yaml but no contacts table"))
+            out.problems.append(
+                Problem(str(root / region.value), None, "", f"{region.value} has region.yaml but no contacts table")
+            )
     for name, cond in book.definitions.items():
         for target in refs(cond):
             if target not in book.definitions:
-                out.problems.append(Problem(str(root), None, f"definitions.{name}", f"refers to unknown definition '{target}'"))
+                out.problems.append(
+                    Problem(str(root), None, f"definitions.{name}", f"refers to unknown definition '{target}'")
+                )
     for table_id, table in book.tables.items():
         path = book.table_files[table_id]
         for i, row in enumerate(table.rows):
-            cond = book.conditions.get((table_id, row.id + "@" + str(row.valid_from)))
-            for target in refs(cond) if cond else set():
+            compiled = book.conditions.get((table_id, row.id + "@" + str(row.valid_from)))
+            for target in refs(compiled) if compiled else set():
                 if target not in book.definitions:
-                    out.problems.append(Problem(str(path), None, f"rows[{i}].when", f"refers to unknown definition '{target}'; known: {', '.join(book.definitions) or 'none'}"))
+                    out.problems.append(
+                        Problem(
+                            str(path),
+                            None,
+                            f"rows[{i}].when",
+                            f"refers to unknown definition '{target}'; known: {', '.join(book.definitions) or 'none'}",
+                        )
+                    )
             if isinstance(row.fee, FeeRef):
                 if row.fee.param and row.fee.param not in book.parameters:
-                    out.problems.append(Problem(str(path), None, f"rows[{i}].fee.param", f"unknown parameter '{row.fee.param}'"))
+                    out.problems.append(
+                        Problem(str(path), None, f"rows[{i}].fee.param", f"unknown parameter '{row.fee.param}'")
+                    )
                 if row.fee.table and (row.fee.table not in book.tables or book.tables[row.fee.table].kind != "lookup"):
-                    out.problems.append(Problem(str(path), None, f"rows[{i}].fee.table", f"'{row.fee.table}' is not a lookup table"))
+                    out.problems.append(
+                        Problem(str(path), None, f"rows[{i}].fee.table", f"'{row.fee.table}' is not a lookup table")
+                    )
     for path, data, loc, ids in cited if sources else []:
         for j, sid in enumerate(ids):
             if sid not in book.statements:
-                out.add(path, data, (*loc, "cite", j),
-                        f"cites '{sid}', which is not a statement in the source register sources.yaml")
+                out.add(
+                    path,
+                    data,
+                    (*loc, "cite", j),
+                    f"cites '{sid}', which is not a statement in the source register sources.yaml",
+                )
     return book, out.problems
 
 
-def _exemption_overlaps(path: Path, data: Any, items: list[Exemption], base: tuple[int | str, ...], out: _Collector) -> None:
+def _exemption_overlaps(
+    path: Path, data: Any, items: list[Exemption], base: tuple[int | str, ...], out: _Collector
+) -> None:
     by_id: dict[str, list[tuple[Dated, tuple[int | str, ...]]]] = {}
     for i, ex in enumerate(items):
         by_id.setdefault(ex.id, []).append((ex, (*base, i, "valid_from")))
@@ -541,8 +604,14 @@ def _exemption_overlaps(path: Path, data: Any, items: list[Exemption], base: tup
             out.add(path, data, loc, f"the validity of '{rid}' overlaps its earlier version ({a.period_text()})")
 
 
-def _load_table(book: RuleBook, table: TableFile, path: Path, data: Any, out: _Collector,
-                cited: list[tuple[Path, Any, tuple[int | str, ...], list[str]]]) -> None:
+def _load_table(
+    book: RuleBook,
+    table: TableFile,
+    path: Path,
+    data: Any,
+    out: _Collector,
+    cited: list[tuple[Path, Any, tuple[int | str, ...], list[str]]],
+) -> None:
     for name, raw in table.definitions.items():
         if name in book.definitions:
             out.add(path, data, ("definitions", name), f"definition '{name}' is already defined elsewhere")
@@ -558,9 +627,13 @@ def _load_table(book: RuleBook, table: TableFile, path: Path, data: Any, out: _C
             cited.append((path, data, ("parameters", pi, "values", vi), value.cite))
             if value.proposal:
                 book.proposals.setdefault(value.proposal, value.status)
-        decided = [(v, ("parameters", pi, "values", vi, "valid_from")) for vi, v in enumerate(param.values) if v.status == "decided"]
+        decided: list[tuple[Dated, tuple[int | str, ...]]] = [
+            (v, ("parameters", pi, "values", vi, "valid_from"))
+            for vi, v in enumerate(param.values)
+            if v.status == "decided"
+        ]
         for a, _b, loc in _overlaps(decided):
-            out.add(path, data, loc, f"the validity of '{param.id}' overlaps an earlier value ({a.period_text()}, {a.amount} kr)")  # type: ignore[attr-defined]
+            out.add(path, data, loc, f"the validity of '{param.id}' overlaps an earlier value ({a.period_text()})")
     by_id: dict[str, list[tuple[Dated, tuple[int | str, ...]]]] = {}
     for ri, row in enumerate(table.rows):
         cited.append((path, data, ("rows", ri), row.cite))
@@ -577,16 +650,31 @@ def _load_table(book: RuleBook, table: TableFile, path: Path, data: Any, out: _C
             book.conditions[(table.id, row.id + "@" + str(row.valid_from))] = compile_condition(row.when)
         except ConditionError as exc:
             out.add(path, data, ("rows", ri, "when", *exc.where), str(exc))
-        outcome = [row.fee is not None, row.qualified is not None, row.undetermined is not None,
-                   row.category is not None, row.registration is not None]
+        outcome = [
+            row.fee is not None,
+            row.qualified is not None,
+            row.undetermined is not None,
+            row.category is not None,
+            row.registration is not None,
+        ]
         if not any(outcome):
-            out.add(path, data, ("rows", ri), f"row '{row.id}' concludes nothing; give fee, qualified, registration, category or undetermined")
+            out.add(
+                path,
+                data,
+                ("rows", ri),
+                f"row '{row.id}' concludes nothing; give fee, qualified, registration, category or undetermined",
+            )
         if table.kind == "categories" and row.category is None and row.undetermined is None:
             out.add(path, data, ("rows", ri), "a row of a categories table must give a category")
         for gi, group in enumerate(row.kva):
             for ci, code in enumerate(group):
                 if not (len(code) == 5 and code[:2].isalpha() and code[:2].isupper() and code[2:].isdigit()):
-                    out.add(path, data, ("rows", ri, "kva", gi, ci), f"'{code}' is not a KVÅ code (two capital letters and three digits, e.g. ZV051)")
+                    out.add(
+                        path,
+                        data,
+                        ("rows", ri, "kva", gi, ci),
+                        f"'{code}' is not a KVÅ code (two capital letters and three digits, e.g. ZV051)",
+                    )
     for rid, versions in by_id.items():
         for a, _b, loc in _overlaps(versions):
             out.add(path, data, loc, f"the validity of rule '{rid}' overlaps its earlier version ({a.period_text()})")
