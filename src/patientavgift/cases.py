@@ -97,7 +97,7 @@ def read_case_file(path: Path, book: RuleBook | None = None) -> list[CaseEntry]:
             try:
                 entry.case = Case.model_validate(raw)
             except ValidationError as exc:
-                entry.problems.extend(describe(exc, data, str(path), base))
+                entry.problems.extend(describe(exc, data, str(path), base, model=Case))
             if entry.case and book is not None:
                 entry.problems.extend(_semantic_problems(entry.case, book, data, path, base))
                 if entry.problems:

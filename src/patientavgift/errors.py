@@ -6,11 +6,14 @@ Every problem names the file, the line, the field (as a dotted path such as
 
 from __future__ import annotations
 
+import difflib
+import typing
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .yamlio import line_of
 
@@ -66,7 +69,36 @@ def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     )
 
 
-def describe(exc: ValidationError, data: Any, path: str, base: tuple[int | str, ...] = ()) -> list[Problem]:
+@cache
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every key a model (and the models inside it) accepts, to suggest a fix for a typo."""
+    names: set[str] = set()
+    pending: list[Any] = [model]
+    seen: set[Any] = set()
+    while pending:
+        item = pending.pop()
+        if item in seen:
+            continue
+        seen.add(item)
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            for name, info in item.model_fields.items():
+                names.add(name)
+                pending.append(info.annotation)
+        else:
+            pending.extend(typing.get_args(item))
+    return frozenset(names)
+
+
+def _suggest(key: str, model: type[BaseModel] | None) -> str:
+    if model is None:
+        return "check the spelling"
+    close = difflib.get_close_matches(key, sorted(field_names(model)), n=1)
+    return f"did you mean '{close[0]}'?" if close else "check the spelling against the documented keys"
+
+
+def describe(
+    exc: ValidationError, data: Any, path: str, base: tuple[int | str, ...] = (), model: type[BaseModel] | None = None
+) -> list[Problem]:
     """Turn a pydantic validation error into problems that point into the YAML `data`."""
     problems: list[Problem] = []
     seen: set[tuple[tuple[int | str, ...], str]] = set()
@@ -77,7 +109,7 @@ def describe(exc: ValidationError, data: Any, path: str, base: tuple[int | str, 
         shown = value.value if isinstance(value, Enum) else value
         ctx = err.get("ctx") or {}
         if kind == "extra_forbidden":
-            message = f"unknown key '{loc[-1]}'; check the spelling (the contract lists the allowed keys)"
+            message = f"unknown key '{loc[-1]}'; {_suggest(str(loc[-1]), model)}"
         elif kind == "missing":
             message = "is required but missing"
         elif kind == "bool_type":

@@ -421,7 +421,7 @@ def _model(cls: type[BaseModel], data: Any, path: Path, problems: _Collector) ->
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        problems.problems.extend(describe(exc, data, str(path)))
+        problems.problems.extend(describe(exc, data, str(path), model=cls))
         return None
 
 
@@ -548,7 +548,8 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                 Problem(str(path), None, "region", f"{region.value} has a contacts table but no region.yaml")
             )
     for region in book.regions:
-        if region not in book.contacts_table:
+        failed = any(Path(p.path).parent == root / region.value for p in out.problems)
+        if region not in book.contacts_table and not failed:
             out.problems.append(
                 Problem(str(root / region.value), None, "", f"{region.value} has region.yaml but no contacts table")
             )
