@@ -60,7 +60,7 @@ def test_explain_prints_rules_and_citations(
     assert "Registrering: TB" in out
     assert "[vgr.phone-replaces-visit] Distanskontakt telefon som ersätter besök" in out
     assert (
-        "Källa: Västra Götalandsregionen, Registrering av distanskontakter, fr o m 240401, Vårdval Rehab (6.0)" in out
+        "(Västra Götalandsregionen, version 6.0): Tabellen, rad Distanskontakt telefon som ersätter besök (TB)" in out
     )
 
 

@@ -92,8 +92,8 @@ class Document(_Data):
 
     def label(self) -> str:
         """Short citation label: issuer, title and version."""
-        version = f" ({self.version})" if self.version else ""
-        return f"{self.issuer}, {self.title}{version}"
+        version = f", version {self.version}" if self.version else ""
+        return f"{self.title} ({self.issuer}{version})"
 
 
 class SourcesFile(_Data):
