@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .engine import Outcome, Totals, Visit, price_contacts, selection
-from .errors import Problem, describe
+from .errors import Problem, describe, field_path
 from .model import Case, Expect, ExpectTotal
 from .rules import RuleBook
 from .yamlio import YamlProblem, line_of, load_file
@@ -98,7 +98,7 @@ def read_case_file(path: Path, book: RuleBook | None = None) -> list[CaseEntry]:
                 entry.case = Case.model_validate(raw)
             except ValidationError as exc:
                 entry.problems.extend(describe(exc, data, str(path), base, model=Case))
-            if entry.case and book is not None:
+            if entry.case:
                 entry.problems.extend(_semantic_problems(entry.case, book, data, path, base))
                 if entry.problems:
                     entry.case = None
@@ -106,8 +106,14 @@ def read_case_file(path: Path, book: RuleBook | None = None) -> list[CaseEntry]:
     return entries
 
 
-def _semantic_problems(case: Case, book: RuleBook, data: Any, path: Path, base: tuple[int | str, ...]) -> list[Problem]:
-    problems = []
+def _semantic_problems(
+    case: Case, book: RuleBook | None, data: Any, path: Path, base: tuple[int | str, ...]
+) -> list[Problem]:
+    problems = [
+        Problem(str(path), line_of(data, (*base, *loc)), field_path(loc), message) for loc, message in case.problems()
+    ]
+    if book is None:
+        return problems
     if isinstance(case.proposals, list):
         for i, pid in enumerate(case.proposals):
             if pid not in book.proposals:
@@ -123,7 +129,7 @@ def _semantic_problems(case: Case, book: RuleBook, data: Any, path: Path, base: 
     return problems
 
 
-def _expectations(raw: Any) -> Iterator[tuple[str, Any]]:
+def error_expectations(raw: Any) -> Iterator[tuple[str, Any]]:
     """(where, value) of every `error` expectation in a raw case, valid or not."""
     if not isinstance(raw, dict):
         return
@@ -204,7 +210,9 @@ def compare_total(expect: ExpectTotal, totals: Totals) -> list[str]:
 
 
 def price_case(book: RuleBook, case: Case) -> tuple[list[Outcome], Totals]:
-    """Run the engine over a valid case."""
+    """Run the engine over a valid case (raise ValueError if its fields contradict each other)."""
+    if problems := case.problems():
+        raise ValueError("; ".join(f"{field_path(loc)}: {message}" for loc, message in problems))
     visits = [Visit(c, case.contact_region(c), case.contact_service(c)) for c in case.contacts]
     return price_contacts(book, case.patient, visits, selection(case.proposals))
 
@@ -213,7 +221,7 @@ def run_entry(book: RuleBook, entry: CaseEntry) -> CaseResult:
     """Run one case and compare every expectation it gives."""
     if entry.case is None:
         error = entry.error or "invalid case"
-        wanted = list(_expectations(entry.raw))
+        wanted = list(error_expectations(entry.raw))
         if not wanted:
             return CaseResult(entry, [f"the case is invalid: {error}"])
         failures = [

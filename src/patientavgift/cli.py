@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cases import case_files, price_case, read_case_file, run_paths
+from .cases import case_files, error_expectations, price_case, read_case_file, run_paths
 from .errors import Problem, RuleDataError
 from .explain import explain_case, failure_text
 from .rules import check_rules, load_rules
@@ -46,7 +46,7 @@ def case_problems(paths: list[Path], book_rules: Path | None) -> list[Problem]:
     seen: dict[str, str] = {}
     for path in case_files(paths):
         for entry in read_case_file(path, book):
-            expects_error = "error:" in str(entry.raw) or "'error'" in str(entry.raw)
+            expects_error = any(True for _ in error_expectations(entry.raw))
             if entry.case is None:
                 if not expects_error:
                     problems.extend(entry.problems)

@@ -387,23 +387,39 @@ class Case(_Strict):
             )
         return value
 
-    @model_validator(mode="after")
-    def _order(self) -> Case:
+    def problems(self) -> list[tuple[tuple[int | str, ...], str]]:
+        """Problems that involve several fields (date order, birth date, period start), as (field path, message).
+
+        They are checked here rather than by the model so that each can point at the field (and so
+        the line) where the reader has to look.
+        """
+        found: list[tuple[tuple[int | str, ...], str]] = []
         for i in range(1, len(self.contacts)):
             if self.contacts[i].date < self.contacts[i - 1].date:
-                raise ValueError(
-                    f"contacts must be in date order: contact {i + 1} ({self.contacts[i].date}) "
-                    f"comes before contact {i} ({self.contacts[i - 1].date})"
+                found.append(
+                    (
+                        ("contacts", i, "date"),
+                        f"contacts must be in date order: contact {i + 1} ({self.contacts[i].date}) "
+                        f"comes before contact {i} ({self.contacts[i - 1].date})",
+                    )
                 )
         first = self.contacts[0].date
         if self.patient.birth_date and self.patient.birth_date > first:
-            raise ValueError(f"patient.birth_date {self.patient.birth_date} is after the first contact ({first})")
-        if self.patient.period_start and self.patient.period_start > first:
-            raise ValueError(
-                f"patient.period_start {self.patient.period_start} is after the first contact "
-                f"({first}); the period must already be running when the case starts"
+            found.append(
+                (
+                    ("patient", "birth_date"),
+                    f"the birth date {self.patient.birth_date} is after the first contact ({first})",
+                )
             )
-        return self
+        if self.patient.period_start and self.patient.period_start > first:
+            found.append(
+                (
+                    ("patient", "period_start"),
+                    f"the period start {self.patient.period_start} is after the first contact ({first}); "
+                    "the period must already be running when the case starts",
+                )
+            )
+        return found
 
     def contact_region(self, contact: Contact) -> Region:
         """The region whose rules apply to a contact (the contact's own, else the case's)."""

@@ -49,10 +49,14 @@ class _Loader(yaml.SafeLoader):
 
 
 # Drop the implicit timestamp resolver: dates arrive as strings and are validated by the models.
+# Booleans are only true/false (YAML 1.2): `yes`, `no`, `on` and `off` stay text, so the models
+# reject them instead of silently reading `booked: yes` as true.
+_BOOL = "tag:yaml.org,2002:bool"
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:timestamp", _BOOL)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
