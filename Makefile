@@ -32,7 +32,7 @@ cases: install                          ## run the case corpus through the comma
 	$(BIN)/patientavgift cases cases
 
 verbatim:                               ## no sentence copied from a source document
-	@if [ -f $(SEEDS) ]; then $(PYTHON) $(SEEDS) . ; else echo "source documents not beside the project; skipped"; fi
+	@if [ -f $(SEEDS) ]; then $(PYTHON) $(SEEDS) . && echo "verbatim check: nothing copied from the sources"; else echo "source documents not beside the project; verbatim check skipped"; fi
 
 test: lint types unit check cases verbatim
 

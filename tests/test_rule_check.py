@@ -11,6 +11,17 @@ from patientavgift.cli import main
 from patientavgift.rules import PACKAGE_RULES, check_rules
 
 
+def _edit(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the package's rule data with one text replaced in one file."""
+    rules = tmp_path / "rules"
+    shutil.copytree(PACKAGE_RULES, rules)
+    path = rules / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return rules
+
+
 def _line(path: Path, text: str, occurrence: int = 1) -> int:
     lines = path.read_text(encoding="utf-8").splitlines()
     hits = [i + 1 for i, line in enumerate(lines) if text in line]
@@ -106,12 +117,7 @@ def test_unknown_citation_is_reported(tmp_path: Path) -> None:
 
 
 def test_bad_condition_value_is_reported(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    shutil.copytree(PACKAGE_RULES, rules)
-    table = rules / "vgr" / "contacts.yaml"
-    table.write_text(
-        table.read_text(encoding="utf-8").replace("when: {mode: phone}", "when: {mode: telephone}"), encoding="utf-8"
-    )
+    rules = _edit(tmp_path, "vgr/contacts.yaml", "when: {mode: phone}", "when: {mode: telephone}")
     _, problems = check_rules(rules)
     assert len(problems) == 1
     assert problems[0].field == "rows[6].when.mode"

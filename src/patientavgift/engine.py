@@ -447,24 +447,6 @@ def price_contacts(
             else:
                 fee = None
                 reasons.append(uncertain)
-        elif net is None:
-            fee = None
-            holds = frikort if frikort else None
-            if frikort:
-                fee = 0
-                trace.append(
-                    Step(
-                        "ceiling.frikort",
-                        f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift",
-                        book.cite_text(CITE_PERIOD),
-                    )
-                )
-            else:
-                uncertain = (
-                    "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
-                )
-        elif net == 0:
-            fee = 0
         elif frikort:
             fee = 0
             trace.append(
@@ -474,6 +456,13 @@ def price_contacts(
                     book.cite_text(CITE_PERIOD),
                 )
             )
+        elif net is None:
+            fee = None
+            uncertain = (
+                "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
+            )
+        elif net == 0:
+            fee = 0
         elif ceiling is None:
             fee = None
             reasons.append(f"Regeldata saknar högkostnadstak för {on.year} (prisbasbelopp saknas).")
