@@ -292,6 +292,10 @@ def decide(
                 )
         d.contact_points = points
     codes = set(contact.kva_codes or [])
+    if row.kva_any_code and not codes:
+        d.warnings.append(
+            f"Registreringen {row.registration or ''} kräver en giltig medicinsk åtgärdskod (KVÅ), men kontakten har inga koder."
+        )
     for group in row.kva:
         if not codes & set(group):
             need = " eller ".join(group)

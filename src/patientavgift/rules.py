@@ -170,6 +170,7 @@ class Row(Dated):
     contact_points: Annotated[Decimal, Field(ge=0)] | None = None
     points_extra: list[PointsExtra] = []
     kva: list[list[str]] = []
+    kva_any_code: bool = False
     warnings: list[str] = []
     undetermined: str | None = None
     category: ProgrammeKind | None = None
@@ -236,8 +237,11 @@ class RegionFile(_Data):
 
 
 class PrisBasBelopp(_Data):
+    """The prisbasbelopp of one calendar year (its validity is that year, 1 January–31 December)."""
+
     year: Annotated[int, Field(ge=1900, le=2200, strict=True)]
     amount: Amount
+    status: Literal["decided"] = "decided"
     confidence: Confidence | None = None
     cite: list[str] = Field(min_length=1)
 
