@@ -18,6 +18,9 @@ def _cases(args: argparse.Namespace) -> int:
     for p in missing:
         print(f"{p}: no such file or folder", file=sys.stderr)
     results = run_paths(book, [p for p in args.paths if p.exists()])
+    if not results and not missing:
+        print("no case files (.yaml/.yml) found under " + ", ".join(str(p) for p in args.paths), file=sys.stderr)
+        return 1
     failed = [r for r in results if not r.passed]
     for result in failed:
         print(failure_text(result))
@@ -27,6 +30,9 @@ def _cases(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     book = load_rules(args.rules)
+    if not args.case.is_file():
+        print(f"{args.case}: explain takes one case file (.yaml); this is not a file", file=sys.stderr)
+        return 1
     status = 0
     for entry in read_case_file(args.case, book):
         if entry.case is None:
@@ -112,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
     except RuleDataError as exc:
         print("The rule data has problems; nothing was computed:", file=sys.stderr)
         for problem in exc.problems:

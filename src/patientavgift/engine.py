@@ -22,8 +22,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from .conditions import Tri
-from .model import Contact, Mode, Patient, ProgrammeKind, Region, Service
-from .rules import FeeRef, Row, RuleBook
+from .model import FACT_TERMS, Contact, Mode, Patient, ProgrammeKind, Region, Service
+from .rules import FeeRef, Row, RuleBook, sv_number
 
 # Statements of the source register behind the engine's own steps (the 12-month period, exact
 # partial payment, a rising ceiling, fees from other regions, invoicing the home region).
@@ -264,9 +264,9 @@ def decide(
         return d
     if result.value is None:
         d.missing |= set(result.missing)
-        d.reasons.append(
-            f"Regeln '{row.label or row.id}' kan bara prövas med uppgift om: {', '.join(sorted(result.missing))}."
-        )
+        named = ", ".join(f"{key} ({FACT_TERMS.get(key, key)})" for key in sorted(result.missing))
+        d.reasons.append(f"Regeln '{row.label or row.id}' kan bara prövas med uppgift om: {named}.")
+        d.trace.append(_step(book, row, f"Prövad men inte avgjord: {row.label or row.id}"))
         return d
     description = row.text or row.label or row.id
     d.trace.append(_step(book, row, f"{description} ({row.period_text()})"))
@@ -363,6 +363,29 @@ def _exempt(book: RuleBook, region: Region, age: int | None, on: date) -> tuple[
     return False, None, None
 
 
+def _frikort_at_start(
+    book: RuleBook, patient: Patient, region: Region, start: date, first: date, paid: int, ceiling: int
+) -> tuple[bool, str | None]:
+    """Does a patient who starts the case with `paid` kr in a running period hold a frikort?
+
+    Clear when the amount reaches today's ceiling, or stays below every ceiling in force since the
+    period began. When it reached a lower ceiling that was later raised, only the date of the
+    payments would tell; then `patient.frikort` decides, or the answer is left open.
+    """
+    if patient.frikort is not None:
+        return patient.frikort, None
+    if paid >= ceiling:
+        return True, None
+    days = [start] + [date(y, 1, 1) for y in range(start.year + 1, first.year + 1)]
+    lowest = min((c.amount for d in days if (c := book.ceiling(region, d)) is not None), default=ceiling)
+    if paid >= lowest:
+        return False, (
+            f"Betalt i perioden ({paid} kr) nådde ett tidigare, lägre tak ({lowest} kr) men inte dagens ({ceiling} kr); "
+            "om frikortet utfärdades före höjningen framgår inte. Ange patient.frikort."
+        )
+    return False, None
+
+
 def price_contacts(
     book: RuleBook, patient: Patient, visits: Iterable[Visit], chosen: Selection = frozenset()
 ) -> tuple[list[Outcome], Totals]:
@@ -438,8 +461,11 @@ def price_contacts(
         ceiling = book.ceiling(visit.region, on)
         if ceiling:
             last_ceiling = ceiling.amount
-        if first and start is not None and ceiling is not None and paid >= ceiling.amount:
-            frikort = True
+        if first and start is not None and ceiling is not None:
+            frikort, doubt = _frikort_at_start(book, patient, visit.region, start, on, paid, ceiling.amount)
+            if doubt:
+                uncertain = doubt
+                missing.add("frikort")
         first = False
 
         fee: int | None
@@ -486,7 +512,7 @@ def price_contacts(
             trace.append(
                 Step(
                     ceiling.rule_id,
-                    f"Högkostnadstak {ceiling.amount} kr ({ceiling.text}); betalt före kontakten {paid} kr",
+                    f"Högkostnadstak {sv_number(ceiling.amount)} kr ({ceiling.text}); betalt före kontakten {sv_number(paid)} kr",
                     book.cite_text(ceiling.cite),
                 )
             )

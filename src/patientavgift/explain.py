@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .cases import CaseResult
 from .engine import Outcome, Totals
-from .model import Case
+from .model import FACT_TERMS, Case
+from .rules import sv_number
 
 
 def yes_no(value: bool | None) -> str:
@@ -14,7 +15,7 @@ def yes_no(value: bool | None) -> str:
 
 def kronor(value: int | None) -> str:
     """An amount in kronor, or 'ej avgjort'."""
-    return "ej avgjort" if value is None else f"{value} kr"
+    return "ej avgjort" if value is None else f"{sv_number(value)} kr"
 
 
 def outcome_lines(outcome: Outcome) -> list[str]:
@@ -26,7 +27,7 @@ def outcome_lines(outcome: Outcome) -> list[str]:
     if outcome.registration:
         lines.append(f"  Registrering: {outcome.registration}")
     if outcome.contact_points is not None:
-        lines.append(f"  Kontaktpoäng: {outcome.contact_points}")
+        lines.append(f"  Kontaktpoäng: {sv_number(outcome.contact_points)}")
     if outcome.category:
         lines.append(f"  Programkategori: {outcome.category.label}")
     lines.append(f"  Frikort vid kontakten: {yes_no(outcome.frikort)}")
@@ -36,7 +37,8 @@ def outcome_lines(outcome: Outcome) -> list[str]:
         lines.append("  EJ AVGJORT:")
         lines += [f"    - {reason}" for reason in outcome.reasons] or ["    - (ingen orsak angiven)"]
         if outcome.missing:
-            lines.append(f"    Saknade uppgifter: {', '.join(outcome.missing)}")
+            named = ", ".join(f"{key} ({FACT_TERMS.get(key, key)})" for key in outcome.missing)
+            lines.append(f"    Saknade uppgifter: {named}")
     for warning in outcome.warnings:
         lines.append(f"  Varning: {warning}")
     lines.append("  Regelkedja:")
@@ -64,7 +66,8 @@ def explain_case(case: Case, outcomes: list[Outcome], totals: Totals) -> str:
     if case.source:
         lines.append(f"Källa för fallet: {case.source}")
     if case.proposals != "none":
-        lines.append(f"Förslag som tillämpas: {case.proposals}")
+        chosen = "alla förslag" if case.proposals == "all" else ", ".join(case.proposals)
+        lines.append(f"Förslag som tillämpas: {chosen}")
     for i, (contact, outcome) in enumerate(zip(case.contacts, outcomes, strict=True), 1):
         mode = contact.mode.label if contact.mode else "kontaktform ej angiven"
         lines.append("")

@@ -193,6 +193,7 @@ FACT_TERMS: dict[str, str] = {
     "age": "ålder",
     "birth_date": "födelsedatum",
     "home_region": "hemregion",
+    "frikort": "patienten har redan frikort när fallet börjar",
 }
 """Swedish term for every fact key a rule or case can name (used by the glossary and traces)."""
 
@@ -338,6 +339,9 @@ class Patient(_Strict):
     home_region: Region | None = None
     paid_in_period: Annotated[int, Strict(), Field(ge=0)] | None = None
     period_start: IsoDate | None = None
+    # Extension: whether the patient already holds a frikort when the case starts (needed only when
+    # paid_in_period reached a ceiling that was later raised, which the amount alone cannot tell).
+    frikort: Flag | None = None
 
     @model_validator(mode="after")
     def _one_age(self) -> Patient:

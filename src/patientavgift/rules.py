@@ -70,6 +70,7 @@ class Statement(_Data):
     bears_on: list[BearsOn] = Field(min_length=1)
     not_modelled: str | None = None
     confidence: Confidence | None = None
+    primary: str | None = Field(default=None, description="the primary source a reference statement rests on")
     url: str | None = None
     figures: dict[str, int | str] | None = None
 
@@ -320,7 +321,8 @@ class RuleBook:
         by_doc: dict[str, list[str]] = {}
         for sid in ids:
             doc, st = self.statements[sid]
-            by_doc.setdefault(doc.id, []).append(f"{st.section} [{sid}]")
+            primary = f" (primärkälla: {st.primary})" if st.primary else ""
+            by_doc.setdefault(doc.id, []).append(f"{st.section} [{sid}]{primary}")
         return " | ".join(f"{self.documents[d].label()}: {'; '.join(parts)}" for d, parts in by_doc.items())
 
     def exemptions(self, region: Region) -> list[Exemption]:
