@@ -122,3 +122,18 @@ def test_bad_condition_value_is_reported(tmp_path: Path) -> None:
     assert len(problems) == 1
     assert problems[0].field == "rows[6].when.mode"
     assert "'telephone' is not allowed for mode; allowed values: physical, phone, video" in problems[0].message
+
+
+def test_unknown_parameter_is_reported_with_its_line(tmp_path: Path) -> None:
+    rules = _edit(
+        tmp_path,
+        "jamtland-harjedalen/contacts.yaml",
+        "    when: {mode: physical}\n    fee: {param: jamtland-harjedalen.unit-fee}",
+        "    when: {mode: physical}\n    fee: {param: jamtland-harjedalen.unitfee}",
+    )
+    table = rules / "jamtland-harjedalen" / "contacts.yaml"
+    _, problems = check_rules(rules)
+    assert [str(p) for p in problems] == [
+        f"{table}:{_line(table, 'unitfee')}: rows[7].fee.param: unknown parameter 'jamtland-harjedalen.unitfee'; "
+        "known: jamtland-harjedalen.unit-fee, vasterbotten.weekly-fee"
+    ]

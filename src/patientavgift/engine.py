@@ -25,19 +25,26 @@ from .conditions import Tri
 from .model import FACT_TERMS, Contact, Mode, Patient, ProgrammeKind, Region, Service
 from .rules import FeeRef, Row, RuleBook, sv_number
 
-# Statements of the source register behind the engine's own steps (the 12-month period, exact
-# partial payment, a rising ceiling, fees from other regions, invoicing the home region).
-CITE_PERIOD = ["facts.ceiling-period"]
-CITE_PARTIAL = ["facts.ceiling-partial"]
-CITE_FRIKORT = ["facts.ceiling-period", "facts.ceiling-rise"]
-CITE_RUNNING = ["facts.ceiling-period", "facts.ceiling-other-regions"]
-CITE_INVOICE = ["rjh.invoice-home-region", "skane.care-region-rules", "facts.ceiling-other-regions"]
-ENGINE_CITES = {
-    "engine.ceiling-period": CITE_PERIOD + CITE_RUNNING,
-    "engine.ceiling-partial": CITE_PARTIAL,
-    "engine.frikort": CITE_FRIKORT,
-    "engine.invoice-home-region": CITE_INVOICE,
+# The engine's own steps (the 12-month period, exact partial payment, frikort, fees from other
+# regions, invoicing the home region) and the statements of the source register behind each.
+ENGINE_CITES: dict[str, list[str]] = {
+    "ceiling.period-start": ["facts.ceiling-period", "facts.ceiling-other-regions"],
+    "ceiling.period-end": ["facts.ceiling-period"],
+    "ceiling.partial": ["facts.ceiling-partial"],
+    "ceiling.frikort": ["facts.ceiling-period"],
+    "ceiling.frikort-issued": ["facts.ceiling-period", "facts.ceiling-rise"],
+    "invoice.home-region": ["rjh.invoice-home-region", "skane.care-region-rules", "facts.ceiling-other-regions"],
 }
+
+
+def _engine_step(book: RuleBook, step_id: str, text: str) -> Step:
+    return Step(step_id, text, book.cite_text(ENGINE_CITES[step_id]))
+
+
+def _named(keys: Iterable[str]) -> str:
+    """Fact keys with their Swedish terms: `booked (bokad / överenskommen tid i förväg)`."""
+    return ", ".join(f"{key} ({FACT_TERMS.get(key, key)})" for key in sorted(keys))
+
 
 Selection = Literal["all"] | frozenset[str]
 """Which proposals/alternatives apply: "all" proposals, or a set of proposal ids."""
@@ -105,7 +112,6 @@ class Outcome:
 
 
 def _facts(
-    book: RuleBook,
     contact: Contact,
     region: Region,
     service: Service | None,
@@ -139,9 +145,7 @@ def _first(book: RuleBook, table_id: str, facts: Any, on: date, chosen: Selectio
         if not _in_force(row, on, chosen):
             continue
         result = book.when(table_id, row).evaluate(facts, book.definitions)
-        if result.value is True:
-            return row, result
-        if result.value is None:
+        if result.value is not False:
             return row, result
     return None, Tri(False)
 
@@ -210,7 +214,7 @@ def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: D
         return
     if result.value is None:
         d.missing |= set(result.missing)
-        d.reasons.append(f"Tabellen '{title}' kräver uppgift om: {', '.join(sorted(result.missing))}.")
+        d.reasons.append(f"Tabellen '{title}' kräver uppgift om: {_named(result.missing)}.")
         return
     if sub.undetermined:
         d.reasons.append(sub.undetermined)
@@ -219,6 +223,22 @@ def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: D
     if isinstance(sub.fee, int):
         d.list_fee = sub.fee
         d.trace.append(_step(book, sub, f"{title}: {sub.label or sub.id} → {sub.fee} kr"))
+
+
+def _points(book: RuleBook, table_id: str, row: Row, facts: Any, d: Decision) -> Decimal | None:
+    """A row's contact points plus every extra whose condition holds (None if one cannot be told)."""
+    assert row.contact_points is not None
+    points = row.contact_points
+    for extra in row.points_extra:
+        hit = book.conditions[(table_id, extra.id)].evaluate(facts, book.definitions)
+        if hit.value is None:
+            d.missing |= set(hit.missing)
+            return None
+        if hit.value:
+            points += extra.points
+            text = f"{extra.text or 'Tillägg'}: +{sv_number(extra.points)} kontaktpoäng"
+            d.trace.append(Step(extra.id, text, book.cite_text(extra.cite)))
+    return points
 
 
 def decide(
@@ -251,10 +271,10 @@ def decide(
         d.reasons.append(f"Inga regler för {region.label} gäller den {on}; reglerna gäller {', '.join(periods)}.")
         return d
 
-    facts = _facts(book, contact, region, service, (None, frozenset({"programme.kind"})))
+    facts = _facts(contact, region, service, (None, frozenset({"programme.kind"})))
     category = _category(book, contact, facts, on, d)
     d.category = category[0]
-    facts = _facts(book, contact, region, service, category)
+    facts = _facts(contact, region, service, category)
 
     row, result = _first(book, table_id, facts, on, chosen)
     if row is None:
@@ -264,8 +284,7 @@ def decide(
         return d
     if result.value is None:
         d.missing |= set(result.missing)
-        named = ", ".join(f"{key} ({FACT_TERMS.get(key, key)})" for key in sorted(result.missing))
-        d.reasons.append(f"Regeln '{row.label or row.id}' kan bara prövas med uppgift om: {named}.")
+        d.reasons.append(f"Regeln '{row.label or row.id}' kan bara prövas med uppgift om: {_named(result.missing)}.")
         d.trace.append(_step(book, row, f"Prövad men inte avgjord: {row.label or row.id}"))
         return d
     description = row.text or row.label or row.id
@@ -276,21 +295,7 @@ def decide(
     d.registration = row.registration
     _fee(book, row, facts, on, chosen, d)
     if row.contact_points is not None:
-        points = row.contact_points
-        for extra in row.points_extra:
-            hit = book.conditions[(table_id, extra.id)].evaluate(facts, book.definitions)
-            if hit.value is None:
-                d.missing |= set(hit.missing)
-                points = None  # type: ignore[assignment]
-                break
-            if hit.value:
-                points += extra.points
-                d.trace.append(
-                    Step(
-                        extra.id, f"{extra.text or 'Tillägg'}: +{extra.points} kontaktpoäng", book.cite_text(extra.cite)
-                    )
-                )
-        d.contact_points = points
+        d.contact_points = _points(book, table_id, row, facts, d)
     codes = set(contact.kva_codes or [])
     if row.kva_any_code and not codes:
         d.warnings.append(
@@ -418,10 +423,10 @@ def price_contacts(
             note = "" if patient.period_start else " (period_start saknas: perioden antas löpa från första kontakten)"
             trace.insert(
                 0,
-                Step(
+                _engine_step(
+                    book,
                     "ceiling.period-start",
-                    f"Pågående högkostnadsperiod från {start}{note}, betalt hittills {paid} kr (i alla regioner)",
-                    book.cite_text(CITE_RUNNING),
+                    f"Pågående högkostnadsperiod från {start}{note}, betalt hittills {sv_number(paid)} kr (i alla regioner)",
                 ),
             )
         age = patient.age_on(on)
@@ -442,7 +447,8 @@ def price_contacts(
                 reasons.append("Patientens ålder (age eller birth_date) behövs för att pröva åldersbefrielse.")
             else:
                 reasons.append(
-                    f"Regeldata saknar åldersregler för {visit.region.label} den {on}; det går inte att avgöra om en {age}-åring är avgiftsbefriad."
+                    f"Regeldata saknar åldersregler för {visit.region.label} den {on}; det går inte att avgöra om en "
+                    f"{age}-åring är avgiftsbefriad (åldersgränsen läggs till i {visit.region.value}/region.yaml)."
                 )
         else:
             net = d.list_fee
@@ -450,10 +456,10 @@ def price_contacts(
         # The 12-month period.
         if start is not None and on > period_end(start, months):
             trace.append(
-                Step(
+                _engine_step(
+                    book,
                     "ceiling.period-end",
                     f"Högkostnadsperioden som började {start} tog slut {period_end(start, months)}",
-                    book.cite_text(CITE_PERIOD),
                 )
             )
             start, paid, frikort = None, 0, False
@@ -480,10 +486,10 @@ def price_contacts(
         elif frikort:
             fee = 0
             trace.append(
-                Step(
+                _engine_step(
+                    book,
                     "ceiling.frikort",
                     f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift",
-                    book.cite_text(CITE_PERIOD),
                 )
             )
         elif net is None:
@@ -495,16 +501,18 @@ def price_contacts(
             fee = 0
         elif ceiling is None:
             fee = None
-            reasons.append(f"Regeldata saknar högkostnadstak för {on.year} (prisbasbelopp saknas).")
+            reasons.append(
+                f"Regeldata saknar högkostnadstak för {on.year}: prisbasbeloppet för {on.year} saknas i national.yaml."
+            )
             uncertain = "Högkostnadstaket för en tidigare kontakt är okänt, så det som betalats mot taket är okänt."
         else:
             if start is None:
                 start, paid = on, 0
                 trace.append(
-                    Step(
+                    _engine_step(
+                        book,
                         "ceiling.period-start",
                         f"Första betalda avgiften: högkostnadsperioden löper {on} – {period_end(on, months)}",
-                        book.cite_text(CITE_PERIOD),
                     )
                 )
             room = max(ceiling.amount - paid, 0)
@@ -518,10 +526,10 @@ def price_contacts(
             )
             if fee < net:
                 trace.append(
-                    Step(
+                    _engine_step(
+                        book,
                         "ceiling.partial",
-                        f"Taket nås: patienten betalar bara {fee} kr av {net} kr",
-                        book.cite_text(CITE_PARTIAL),
+                        f"Taket nås: patienten betalar bara {sv_number(fee)} kr av {sv_number(net)} kr",
                     )
                 )
             paid += fee
@@ -530,20 +538,20 @@ def price_contacts(
                 frikort_from = on
                 reached_ceiling = ceiling.amount
                 trace.append(
-                    Step(
+                    _engine_step(
+                        book,
                         "ceiling.frikort-issued",
-                        f"Taket {ceiling.amount} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
-                        book.cite_text(CITE_FRIKORT),
+                        f"Taket {sv_number(ceiling.amount)} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
                     )
                 )
 
         invoice = home is not None and home != visit.region
         if invoice:
             trace.append(
-                Step(
+                _engine_step(
+                    book,
                     "invoice.home-region",
                     f"Patienten är folkbokförd i {home.label if home else ''}: vården faktureras hemregionen; avgiften följer {visit.region.label}s regler",
-                    book.cite_text(CITE_INVOICE),
                 )
             )
         if fee is not None:

@@ -468,6 +468,7 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                 book.statements[st.id] = (doc, st)
 
     cited: list[tuple[Path, Any, tuple[int | str, ...], list[str]]] = []
+    raw_tables: dict[str, Any] = {}
 
     # National rules.
     nat_path = root / "national.yaml"
@@ -537,6 +538,7 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                 out.add(path, data, ("id",), f"table id '{table.id}' is already used in {book.table_files[table.id]}")
             book.tables[table.id] = table
             book.table_files[table.id] = path
+            raw_tables[table.id] = data
             if table.kind == "contacts":
                 if table.region is None:
                     out.add(path, data, ("region",), "a contacts table must name its region")
@@ -559,34 +561,33 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
             out.problems.append(
                 Problem(str(root / region.value), None, "", f"{region.value} has region.yaml but no contacts table")
             )
-    for name, cond in book.definitions.items():
-        for target in refs(cond):
-            if target not in book.definitions:
-                out.problems.append(
-                    Problem(str(root), None, f"definitions.{name}", f"refers to unknown definition '{target}'")
-                )
+    known = ", ".join(book.definitions) or "none"
     for table_id, table in book.tables.items():
-        path = book.table_files[table_id]
+        path, data = book.table_files[table_id], raw_tables[table_id]
+        for name in table.definitions:
+            for target in refs(book.definitions[name]) if name in book.definitions else set():
+                if target not in book.definitions:
+                    out.add(
+                        path, data, ("definitions", name), f"refers to unknown definition '{target}'; known: {known}"
+                    )
         for i, row in enumerate(table.rows):
             compiled = book.conditions.get((table_id, row.id + "@" + str(row.valid_from)))
             for target in refs(compiled) if compiled else set():
                 if target not in book.definitions:
-                    out.problems.append(
-                        Problem(
-                            str(path),
-                            None,
-                            f"rows[{i}].when",
-                            f"refers to unknown definition '{target}'; known: {', '.join(book.definitions) or 'none'}",
-                        )
-                    )
+                    out.add(path, data, ("rows", i, "when"), f"refers to unknown definition '{target}'; known: {known}")
             if isinstance(row.fee, FeeRef):
                 if row.fee.param and row.fee.param not in book.parameters:
-                    out.problems.append(
-                        Problem(str(path), None, f"rows[{i}].fee.param", f"unknown parameter '{row.fee.param}'")
+                    names = ", ".join(book.parameters) or "none"
+                    out.add(
+                        path, data, ("rows", i, "fee", "param"), f"unknown parameter '{row.fee.param}'; known: {names}"
                     )
                 if row.fee.table and (row.fee.table not in book.tables or book.tables[row.fee.table].kind != "lookup"):
-                    out.problems.append(
-                        Problem(str(path), None, f"rows[{i}].fee.table", f"'{row.fee.table}' is not a lookup table")
+                    lookups = ", ".join(t for t, v in book.tables.items() if v.kind == "lookup") or "none"
+                    out.add(
+                        path,
+                        data,
+                        ("rows", i, "fee", "table"),
+                        f"'{row.fee.table}' is not a lookup table; lookup tables: {lookups}",
                     )
     for path, data, loc, ids in cited if sources else []:
         for j, sid in enumerate(ids):
