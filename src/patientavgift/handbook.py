@@ -371,10 +371,24 @@ def exemption_table(book: RuleBook, regions: Iterable[Region]) -> Table:
     rows: list[list[Cell]] = []
     assert book.national is not None
     for e in book.national.exemptions:
-        rows.append(["Hela landet", _age_text(e.free_under_age, e.free_from_age), validity_text(e.valid_from, e.valid_to), ", ".join(e.cite)])
+        rows.append(
+            [
+                "Hela landet",
+                _age_text(e.free_under_age, e.free_from_age),
+                validity_text(e.valid_from, e.valid_to),
+                ", ".join(e.cite),
+            ]
+        )
     for region in regions:
         for e in book.regions[region].exemptions:
-            rows.append([region.label, _age_text(e.free_under_age, e.free_from_age), validity_text(e.valid_from, e.valid_to), ", ".join(e.cite)])
+            rows.append(
+                [
+                    region.label,
+                    _age_text(e.free_under_age, e.free_from_age),
+                    validity_text(e.valid_from, e.valid_to),
+                    ", ".join(e.cite),
+                ]
+            )
     return Table(["Gäller", "Avgiftsfritt", "Giltighet", "Källor"], rows)
 
 
@@ -398,10 +412,10 @@ def ceiling_table(book: RuleBook, years: Iterable[int] | None = None) -> Table:
     for pbb in sorted(ceiling.prisbasbelopp, key=lambda p: p.year):
         if years is not None and pbb.year not in set(years):
             continue
-        amount = book.ceiling(Region.STOCKHOLM, date(pbb.year, 12, 31))
+        amount = book.ceiling(Region.stockholm, date(pbb.year, 12, 31))
         rows.append(
             [
-                pbb.year,
+                str(pbb.year),
                 f"{sv_number(pbb.amount)} kr",
                 f"{sv_number(amount.amount)} kr" if amount else "–",
                 ", ".join(pbb.cite),
@@ -415,7 +429,7 @@ def ceiling_series(book: RuleBook) -> list[tuple[int, int]]:
     assert book.national is not None
     out = []
     for pbb in sorted(book.national.ceiling.prisbasbelopp, key=lambda p: p.year):
-        amount = book.ceiling(Region.STOCKHOLM, date(pbb.year, 12, 31))
+        amount = book.ceiling(Region.stockholm, date(pbb.year, 12, 31))
         if amount:
             out.append((pbb.year, amount.amount))
     return out
@@ -493,7 +507,9 @@ def corpus_table(results: Sequence[CaseResult]) -> Table:
         case = r.entry.case
         title = case.title if case and case.title else ("ogiltig indata" if case is None else "–")
         n = len(case.contacts) if case else "–"
-        rows.append([r.entry.id, title, case_region(r), relative(r.entry.path), n, "godkänt" if r.passed else "UNDERKÄNT"])
+        rows.append(
+            [r.entry.id, title, case_region(r), relative(r.entry.path), n, "godkänt" if r.passed else "UNDERKÄNT"]
+        )
         classes.append("pa-pass" if r.passed else "pa-fail")
     return Table(["Fall", "Titel", "Region", "Fil", "Kontakter", "Resultat"], rows, row_classes=classes)
 
@@ -504,7 +520,9 @@ def _facts_text(contact: Any) -> str:
         if key == "date":
             continue
         value = getattr(contact, key, None)
-        if value is None or value is False and key in {"changed_character", "via_proxy", "referral", "neuro_team", "aid_prescription"}:
+        if value is None or (
+            value is False and key in {"changed_character", "via_proxy", "referral", "neuro_team", "aid_prescription"}
+        ):
             continue
         parts.append(f"{FACT_TERMS.get(key, key)}: {_value_text(value)}")
     if contact.programme is not None:
@@ -532,7 +550,11 @@ def _expect_text(expect: Any) -> str:
 
 def outcome_text(outcome: Outcome) -> str:
     """The engine's outcome for one contact, briefly."""
-    parts = [f"avgift {fee_cell(outcome)}", f"enligt taxa {kronor(outcome.list_fee)}", f"kvalificerad {yes_no(outcome.qualified)}"]
+    parts = [
+        f"avgift {fee_cell(outcome)}",
+        f"enligt taxa {kronor(outcome.list_fee)}",
+        f"kvalificerad {yes_no(outcome.qualified)}",
+    ]
     if outcome.registration:
         parts.append(f"registrering {outcome.registration}")
     if outcome.contact_points is not None:
@@ -565,7 +587,7 @@ def trace_html(outcome: Outcome) -> str:
         items.append(f"<li><strong>Ej avgjort:</strong> {html.escape(reason)}</li>")
     for warning in outcome.warnings:
         items.append(f"<li><strong>Varning:</strong> {html.escape(warning)}</li>")
-    return f"<ol class=\"pa-trace\">{''.join(items)}</ol>"
+    return f'<ol class="pa-trace">{"".join(items)}</ol>'
 
 
 def case_details(results: Sequence[CaseResult]) -> Html:
@@ -576,6 +598,7 @@ def case_details(results: Sequence[CaseResult]) -> Html:
         status = "godkänt" if r.passed else "UNDERKÄNT"
         head = f"{entry.id} – {status}"
         plain.append(head)
+        plain += [f"  {i}: {outcome_text(o)}" for i, o in enumerate(r.outcomes, 1)]
         parts = [f'<p class="pa-file">Fil: <code>{html.escape(relative(entry.path))}</code></p>']
         case = entry.case
         if case is None:
@@ -598,7 +621,11 @@ def case_details(results: Sequence[CaseResult]) -> Html:
                     f"frikort från: {t.frikort_from or '–'}</p>"
                 )
         if r.failures:
-            parts.append("<p><strong>Avvikelser:</strong></p><ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in r.failures) + "</ul>")
+            parts.append(
+                "<p><strong>Avvikelser:</strong></p><ul>"
+                + "".join(f"<li>{html.escape(f)}</li>" for f in r.failures)
+                + "</ul>"
+            )
         cls = "pa-case pa-pass" if r.passed else "pa-case pa-fail"
         blocks.append(
             f'<details class="{cls}" id="fall-{html.escape(entry.id)}"><summary>{html.escape(head)}</summary>{"".join(parts)}</details>'
@@ -649,20 +676,39 @@ def rules_citing(book: RuleBook) -> dict[str, list[str]]:
     return rule_citations(book)
 
 
+def _meaning(key: str) -> str:
+    kind = FACT_TYPES.get(key)
+    if kind is bool:
+        return "ja eller nej"
+    if isinstance(kind, type) and issubclass(kind, Term):
+        return "ett av: " + ", ".join(f"{m.value} ({m.label})" for m in kind)
+    return {
+        "date": "datum, ÅÅÅÅ-MM-DD",
+        "kva_codes": "lista med KVÅ-koder, till exempel ZV051",
+        "programme": "uppgifter om programmet (se programme.*)",
+        "age": "ålder i hela år",
+        "birth_date": "datum, ÅÅÅÅ-MM-DD; åldern räknas då per kontakt",
+        "home_region": "en region (se region)",
+        "frikort": "ja eller nej",
+    }.get(key, "–")
+
+
 def glossary() -> Table:
-    """The vocabulary: every fact and value with its Swedish term and code name."""
+    """The vocabulary of the case contract: facts, outcomes and values, with Swedish term and meaning."""
     from . import model
 
     rows: list[list[Cell]] = []
     for key, term in FACT_TERMS.items():
-        rows.append([term, key, "uppgift om kontakten, patienten eller fallet"])
+        rows.append([term, key, "uppgift", _meaning(key)])
+    for key, (term, meaning) in model.OUTCOME_TERMS.items():
+        rows.append([term, key, "utfall", meaning])
     for name in dir(model):
         enum = getattr(model, name)
         if isinstance(enum, type) and issubclass(enum, Term) and enum is not Term:
             for member in enum:
-                rows.append([member.label, member.value, f"värde ({_enum_sv(enum.__name__)})"])
-    rows.sort(key=lambda r: str(r[0]).casefold())
-    return Table(["Svensk term", "Kodnamn", "Slag"], rows)
+                rows.append([member.label, member.value, "värde", f"ett värde för {_enum_sv(enum.__name__)}"])
+    rows.sort(key=lambda r: (str(r[0]).casefold(), str(r[1])))
+    return Table(["Svensk term", "Kodnamn", "Slag", "Betydelse"], rows)
 
 
 def _enum_sv(name: str) -> str:

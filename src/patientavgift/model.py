@@ -197,6 +197,23 @@ FACT_TERMS: dict[str, str] = {
 }
 """Swedish term for every fact key a rule or case can name (used by the glossary and traces)."""
 
+OUTCOME_TERMS: dict[str, tuple[str, str]] = {
+    "fee": ("avgift", "det patienten betalar för kontakten, i kronor, efter åldersbefrielse och högkostnadsskydd"),
+    "list_fee": ("avgift enligt taxa", "avgiften innan åldersbefrielse och högkostnadsskydd räknats in"),
+    "qualified": ("kvalificerad vårdkontakt", "kontakten ersätter ett fysiskt besök"),
+    "registration": ("registrering", "hur kontakten registreras, till exempel BR+ZV051, TB eller Notat"),
+    "contact_points": ("kontaktpoäng", "ersättningspoäng i VGR:s Vårdval Rehab"),
+    "category": ("programkategori", "självhjälp, stöd eller behandling för en programkontakt"),
+    "invoice_home_region": ("fakturera hemregionen", "vården ska faktureras patientens hemregion"),
+    "frikort": ("frikort", "patienten har nått högkostnadstaket och betalar inget mer under perioden"),
+    "undetermined": ("ej avgjort", "reglerna avgör inte avgiften; skälet eller den saknade uppgiften anges"),
+    "error": ("fel i indata", "fallet eller kontakten är ogiltig och räknas inte"),
+    "paid": ("summa betalt", "summan av avgifterna i fallet"),
+    "frikort_from": ("frikort från", "dagen då högkostnadstaket nåddes"),
+    "ceiling": ("högkostnadstak", "det takbelopp som gällde för perioden"),
+}
+"""Swedish term and meaning of every outcome key of the case contract (for the glossary)."""
+
 FACT_TYPES: dict[str, type[Term] | type[bool]] = {
     "mode": Mode,
     "booked": bool,
