@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .cases import case_files, error_expectations, price_case, read_case_file, run_paths
+from .engine import selection
 from .errors import Problem, RuleDataError
 from .explain import explain_case, failure_text
 from .rules import check_rules, load_rules
@@ -97,6 +98,21 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _price(args: argparse.Namespace) -> int:
+    from .register import RegisterError, price_register
+
+    book = load_rules(args.rules)
+    try:
+        summary = price_register(book, args.register, args.out, selection(args.proposals), args.rejects)
+    except RegisterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(summary.lines()))
+    print(f"priced register: {args.out}")
+    print(f"rejected rows: {args.rejects or args.out.with_suffix('.rejects.csv')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `patientavgift` command."""
     parser = argparse.ArgumentParser(
@@ -115,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="validate every rule file and case and report every problem")
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="case files or folders (default: cases/)")
     p.set_defaults(func=_check)
+    p = sub.add_parser("price", help="price a register of contacts (CSV, one row per contact)")
+    p.add_argument("register", type=Path, metavar="REGISTER")
+    p.add_argument("--out", type=Path, required=True, metavar="PRICED", help="where to write the priced register (CSV)")
+    p.add_argument("--proposals", default="none", help="none (default), all, or proposal ids separated by commas")
+    p.add_argument(
+        "--rejects", type=Path, default=None, help="where to write rejected rows (default: PRICED with .rejects.csv)"
+    )
+    p.set_defaults(func=_price)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -332,6 +332,8 @@ class Visit:
     contact: Contact
     region: Region
     service: Service | None
+    age: int | None = None
+    """The age at this contact when a register gives it per row; otherwise the patient's age is used."""
 
 
 @dataclass
@@ -429,7 +431,7 @@ def price_contacts(
                     f"Pågående högkostnadsperiod från {start}{note}, betalt hittills {sv_number(paid)} kr (i alla regioner)",
                 ),
             )
-        age = patient.age_on(on)
+        age = visit.age if visit.age is not None else patient.age_on(on)
         exempt, ex_step, ex_missing = _exempt(book, visit.region, age, on)
         if ex_step:
             trace.append(ex_step)

@@ -1,0 +1,316 @@
+"""Pricing a register: many patients, one row per contact (the contract's "Registers" section).
+
+Each row is read and validated on its own; a row that cannot be read is written to the rejects
+file with the reason and takes no part in the pricing, so that priced + rejected = read. The rows
+of one patient are priced together in date order (ties keep file order) through the same engine
+as the worked cases, so they share one high-cost period across regions.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from .engine import Outcome, Selection, Visit, price_contacts
+from .errors import describe
+from .model import FACT_TYPES, Contact, Patient, Region, Service
+from .rules import RuleBook
+
+PATIENT_COLUMNS = ("patient_id", "region", "service", "date", "age", "birth_date", "home_region")
+CONTACT_COLUMNS = tuple(
+    k for k in Contact.model_fields if k not in {"date", "programme", "expect", "region", "service", "note"}
+)
+PROGRAMME_COLUMNS = (
+    "programme.kind",
+    "programme.ordered_by_licensed",
+    "programme.approved_by_region",
+    "programme.therapist_support",
+    "programme.login_1177",
+)
+KNOWN_COLUMNS = frozenset((*PATIENT_COLUMNS, *CONTACT_COLUMNS, *PROGRAMME_COLUMNS))
+OUTCOME_COLUMNS = (
+    "fee",
+    "list_fee",
+    "qualified",
+    "registration",
+    "contact_points",
+    "category",
+    "invoice_home_region",
+    "frikort",
+    "undetermined_reason",
+)
+"""The columns `price` adds, in the contract's order."""
+
+_BOOLEAN = {"true": True, "false": False}
+_REGIONS = {r.value: r for r in Region}
+_SERVICES = {s.value: s for s in Service}
+
+
+class RegisterError(ValueError):
+    """The register as a whole cannot be read (missing file, no header, a required column missing)."""
+
+
+@dataclass
+class Row:
+    """One register row: where it was read, its raw values and, once valid, its contact."""
+
+    line: int
+    values: dict[str, str]
+    patient_id: str = ""
+    contact: Contact | None = None
+    region: Region | None = None
+    service: Service | None = None
+    age: int | None = None
+    patient: Patient | None = None
+    outcome: Outcome | None = None
+
+
+@dataclass
+class Summary:
+    """What a run did, with counts that reconcile: priced + rejected = read."""
+
+    read: int = 0
+    priced: int = 0
+    rejected: int = 0
+    patients: int = 0
+    revenue: int = 0
+    free_by_exemption: int = 0
+    free_by_ceiling: int = 0
+    undetermined: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The summary as printed by the command line."""
+        out = [
+            f"contacts read: {self.read}",
+            f"contacts priced: {self.priced}",
+            f"rows rejected: {self.rejected}",
+            f"patients: {self.patients}",
+            f"revenue (sum of fees): {self.revenue} kr",
+            f"contacts free by age exemption: {self.free_by_exemption}",
+            f"contacts free or reduced by the high-cost ceiling: {self.free_by_ceiling}",
+            f"contacts undetermined: {self.undetermined}",
+        ]
+        if self.ignored_columns:
+            out.append(f"columns not in the register format, copied unchanged: {', '.join(self.ignored_columns)}")
+        return out
+
+
+def _typed(column: str, text: str) -> Any:
+    """A register cell as the case model expects it (booleans, whole numbers, KVÅ code lists)."""
+    key = column
+    if key == "kva_codes":
+        return text.split()
+    if key == "age":
+        try:
+            return int(text)
+        except ValueError:
+            return text  # the model reports it as not a whole number
+    if FACT_TYPES.get(key) is bool:
+        return _BOOLEAN.get(text.strip().lower(), text)
+    return text
+
+
+def _parse(row: Row) -> str | None:
+    """Validate one row; fill in its contact and patient, or return the reason it is rejected."""
+    values = {k: v for k, v in row.values.items() if k in KNOWN_COLUMNS and v is not None and v.strip() != ""}
+    row.patient_id = values.pop("patient_id", "").strip()
+    if not row.patient_id:
+        return "patient_id: is empty; every row needs the patient's pseudonymous id"
+    contact: dict[str, Any] = {}
+    programme: dict[str, Any] = {}
+    patient: dict[str, Any] = {}
+    for column, text in values.items():
+        if column in ("age", "birth_date", "home_region"):
+            patient[column] = _typed(column, text)
+        elif column.startswith("programme."):
+            programme[column.split(".", 1)[1]] = _typed(column, text)
+        elif column not in ("region", "service"):
+            contact[column] = _typed(column, text)
+    if programme:
+        contact["programme"] = programme
+    row.region = _REGIONS.get(values.get("region", ""))
+    if row.region is None:
+        return f"region: '{values.get('region', '')}' is not a region id; allowed: {', '.join(r.value for r in Region)}"
+    if "service" in values:
+        row.service = _SERVICES.get(values["service"])
+        if row.service is None:
+            return f"service: '{values['service']}' is not allowed; allowed: {', '.join(s.value for s in Service)}"
+    try:
+        row.contact = Contact.model_validate(contact)
+    except ValidationError as exc:
+        return _reason(exc, contact)
+    try:
+        row.patient = Patient.model_validate(patient)
+    except ValidationError as exc:
+        return _reason(exc, patient)
+    if row.patient.age is None and row.patient.birth_date is None:
+        return "age, birth_date: one of them is needed to apply the age exemptions"
+    if row.patient.birth_date and row.patient.birth_date > row.contact.date:
+        return f"birth_date: {row.patient.birth_date} is after the contact date {row.contact.date}"
+    row.age = row.patient.age
+    return None
+
+
+def _reason(exc: ValidationError, data: dict[str, Any]) -> str:
+    """A validation error worded for the register (field names are the column names)."""
+    problems = describe(exc, data, "")
+    return "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+
+
+def _conflict(row: Row, first: Row) -> str | None:
+    """A patient's rows must agree on home region and birth date (age may change from row to row)."""
+    assert row.patient is not None and first.patient is not None
+    for column in ("home_region", "birth_date"):
+        mine, theirs = getattr(row.patient, column), getattr(first.patient, column)
+        if mine != theirs:
+            return (
+                f"{column}: '{_cell(mine)}' differs from '{_cell(theirs)}' on line {first.line} for the same patient; "
+                "a patient's rows must agree on it"
+            )
+    return None
+
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
+    """The header and the rows of a CSV register (UTF-8, comma-separated)."""
+    if not path.exists():
+        raise RegisterError(f"{path}: no such file")
+    if path.suffix.lower() == ".parquet":
+        raise RegisterError(f"{path}: Parquet registers are not supported by this version; give the register as CSV")
+    handle = path.open(encoding="utf-8", newline="")
+    reader = csv.DictReader(handle)
+    header = list(reader.fieldnames or [])
+    missing = [c for c in ("patient_id", "region", "date") if c not in header]
+    if missing:
+        handle.close()
+        raise RegisterError(
+            f"{path}: line 1: the header lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or 'nothing'}"
+        )
+
+    def rows() -> Iterator[Row]:
+        with handle:
+            for values in reader:
+                yield Row(reader.line_num, dict(values))
+
+    return header, rows()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def outcome_cells(outcome: Outcome) -> list[str]:
+    """The outcome columns of one priced row."""
+    reason = ""
+    if outcome.undetermined:
+        reason = "; ".join(outcome.reasons) or "undetermined"
+        if outcome.missing:
+            reason += f" (missing: {', '.join(outcome.missing)})"
+    values = [
+        outcome.fee,
+        outcome.list_fee,
+        outcome.qualified,
+        outcome.registration,
+        outcome.contact_points,
+        outcome.category.value if outcome.category else None,
+        outcome.invoice_home_region,
+        outcome.frikort,
+        reason,
+    ]
+    return [_cell(v) for v in values]
+
+
+def price_rows(
+    book: RuleBook, rows: Iterable[Row], chosen: Selection, summary: Summary, progress: TextIO | None = None
+) -> list[Row]:
+    """Price valid rows patient by patient; returns them in file order with their outcomes."""
+    by_patient: dict[str, list[Row]] = {}
+    for row in rows:
+        by_patient.setdefault(row.patient_id, []).append(row)
+    summary.patients = len(by_patient)
+    done = 0
+    for n, own in enumerate(by_patient.values(), 1):
+        own.sort(key=lambda r: r.contact.date if r.contact else 0)  # stable: ties keep file order
+        first = own[0].patient
+        assert first is not None
+        patient = Patient(home_region=first.home_region, birth_date=first.birth_date)
+        visits = [Visit(r.contact, r.region, r.service, r.age) for r in own if r.contact and r.region]
+        outcomes, _ = price_contacts(book, patient, visits, chosen)
+        for r, o in zip(own, outcomes, strict=True):
+            r.outcome = o
+        done += len(own)
+        if progress is not None and n % 10000 == 0:
+            print(f"\rpriced {done} contacts of {n} patients …", end="", file=progress, flush=True)
+    if progress is not None and summary.patients >= 10000:
+        print(file=progress)
+    priced = sorted((r for own in by_patient.values() for r in own), key=lambda r: r.line)
+    for r in priced:
+        assert r.outcome is not None
+        o = r.outcome
+        summary.priced += 1
+        if o.fee is None:
+            summary.undetermined += 1
+            continue
+        summary.revenue += o.fee
+        if o.list_fee and o.fee < o.list_fee:
+            if o.frikort or any(step.rule.startswith("ceiling") for step in o.trace):
+                summary.free_by_ceiling += 1
+            else:
+                summary.free_by_exemption += 1
+    return priced
+
+
+def rejects_path(out: Path) -> Path:
+    """Where the rejected rows go by default: the output's name with `.rejects.csv`."""
+    return out.with_suffix(".rejects.csv")
+
+
+def price_register(
+    book: RuleBook,
+    register: Path,
+    out: Path,
+    chosen: Selection,
+    rejects: Path | None = None,
+    progress: TextIO | None = sys.stderr,
+) -> Summary:
+    """Read, validate and price a register; write the priced rows and the rejected ones."""
+    header, rows = read_rows(register)
+    summary = Summary(ignored_columns=[c for c in header if c not in KNOWN_COLUMNS])
+    valid: list[Row] = []
+    rejects = rejects or rejects_path(out)
+    with rejects.open("w", encoding="utf-8", newline="") as bad:
+        writer = csv.writer(bad)
+        writer.writerow(["line", *header, "reason"])
+        firsts: dict[str, Row] = {}
+        for row in rows:
+            summary.read += 1
+            reason = _parse(row)
+            if reason is None:
+                reason = _conflict(row, firsts.setdefault(row.patient_id, row))
+            if reason is None:
+                valid.append(row)
+            else:
+                summary.rejected += 1
+                writer.writerow([row.line, *(row.values.get(c, "") for c in header), reason])
+    priced = price_rows(book, valid, chosen, summary, progress)
+    with out.open("w", encoding="utf-8", newline="") as good:
+        writer = csv.writer(good)
+        writer.writerow([*header, *OUTCOME_COLUMNS])
+        for row in priced:
+            assert row.outcome is not None
+            writer.writerow([*(row.values.get(c, "") for c in header), *outcome_cells(row.outcome)])
+    assert summary.priced + summary.rejected == summary.read
+    return summary

@@ -1,0 +1,77 @@
+"""`patientavgift price`: a register priced row by row, rejected rows reported, counts reconciled.
+
+The register below is synthetic (no real patients). Expected values come from the sources: VGR's
+routine (written contact replacing a visit: BR + ZV051, 160 kr, 0.2 contact points), Region
+Jämtland Härjedalen's unit fee of 400 kr (proposal 2025: the fee for 2025) and the 2025 ceiling of
+1 450 kr (facts §2.2), so the fourth visit pays the remaining 250 kr and the fifth is free.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from patientavgift.cli import main
+
+HEADER = "patient_id,region,service,date,age,mode,booked,initiated_by,medical_assessment,resolved_by_booking_or_referral,staff,kva_codes,notes\n"
+ROWS = [
+    "p1,vgr,vardval_rehab,2026-02-10,45,written,true,patient,true,false,licensed,ZV051,synthetic",
+    "p2,jamtland-harjedalen,,2025-05-05,50,physical,true,patient,true,,,,",
+    "p2,jamtland-harjedalen,,2025-01-13,50,physical,true,patient,true,,,,",
+    "p2,jamtland-harjedalen,,2025-02-10,50,physical,true,patient,true,,,,",
+    "p2,jamtland-harjedalen,,2025-03-10,50,physical,true,patient,true,,,,",
+    "p2,jamtland-harjedalen,,2025-04-07,50,physical,true,patient,true,,,,",
+    "p3,vgr,vardval_rehab,2026-02-10,45,written,yes,patient,true,false,licensed,ZV051,",
+    "p4,lappland,,2026-02-10,45,phone,true,patient,true,,,,",
+    ",vgr,vardval_rehab,2026-02-10,45,written,true,patient,true,false,licensed,ZV051,",
+]
+
+
+def _run(tmp_path: Path, *extra: str) -> tuple[int, list[dict[str, str]], list[dict[str, str]]]:
+    register = tmp_path / "register.csv"
+    register.write_text(HEADER + "\n".join(ROWS) + "\n", encoding="utf-8")
+    out = tmp_path / "priced.csv"
+    code = main(["price", str(register), "--out", str(out), *extra])
+    with out.open(encoding="utf-8") as f:
+        priced = list(csv.DictReader(f))
+    with (tmp_path / "priced.rejects.csv").open(encoding="utf-8") as f:
+        rejected = list(csv.DictReader(f))
+    return code, priced, rejected
+
+
+def test_register_is_priced_like_the_sources_say(tmp_path: Path, capsys: object) -> None:
+    code, priced, _ = _run(tmp_path)
+    assert code == 0
+    vgr = priced[0]
+    assert (vgr["fee"], vgr["registration"], vgr["contact_points"], vgr["qualified"]) == (
+        "160",
+        "BR+ZV051",
+        "0.20",
+        "true",
+    )
+    assert vgr["notes"] == "synthetic"  # columns outside the format are kept
+    # File order is kept in the output; the pricing follows the dates.
+    rjh = {row["date"]: row for row in priced if row["patient_id"] == "p2"}
+    assert [rjh[d]["fee"] for d in sorted(rjh)] == ["400", "400", "400", "250", "0"]
+    assert [rjh[d]["frikort"] for d in sorted(rjh)] == ["false", "false", "false", "false", "true"]
+    assert [row["date"] for row in priced[1:]] == ["2025-05-05", "2025-01-13", "2025-02-10", "2025-03-10", "2025-04-07"]
+
+
+def test_rejected_rows_carry_line_and_reason_and_counts_reconcile(tmp_path: Path, capsys: object) -> None:
+    _, priced, rejected = _run(tmp_path)
+    reasons = {row["line"]: row["reason"] for row in rejected}
+    assert set(reasons) == {"8", "9", "10"}
+    assert "booked" in reasons["8"] and "true or false" in reasons["8"]
+    assert "lappland" in reasons["9"] and "not a region id" in reasons["9"]
+    assert "patient_id" in reasons["10"]
+    assert len(priced) + len(rejected) == len(ROWS)
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "contacts read: 9" in out and "contacts priced: 6" in out and "rows rejected: 3" in out
+    assert "revenue (sum of fees): 1610 kr" in out
+
+
+def test_missing_required_column_is_an_error(tmp_path: Path, capsys: object) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text("patient_id,date\np1,2026-01-01\n", encoding="utf-8")
+    assert main(["price", str(register), "--out", str(tmp_path / "out.csv")]) == 2
+    assert "lacks the column(s) region" in capsys.readouterr().err  # type: ignore[attr-defined]
