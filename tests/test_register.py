@@ -3,7 +3,8 @@
 The register below is synthetic (no real patients). Expected values come from the sources: VGR's
 routine (written contact replacing a visit: BR + ZV051, 160 kr, 0.2 contact points), Region
 Jämtland Härjedalen's unit fee of 400 kr (proposal 2025: the fee for 2025) and the 2025 ceiling of
-1 450 kr (facts §2.2), so the fourth visit pays the remaining 250 kr and the fifth is free.
+1 450 kr (facts §2.2), so the fourth visit pays the remaining 250 kr and the fifth is free; a patient
+of 86 pays nothing (the national 85+ exemption).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ ROWS = [
     "p3,vgr,vardval_rehab,2026-02-10,45,written,yes,patient,true,false,licensed,ZV051,",
     "p4,lappland,,2026-02-10,45,phone,true,patient,true,,,,",
     ",vgr,vardval_rehab,2026-02-10,45,written,true,patient,true,false,licensed,ZV051,",
+    "p5,jamtland-harjedalen,,2025-03-10,86,physical,true,patient,true,,,,",
 ]
 
 
@@ -54,7 +56,14 @@ def test_register_is_priced_like_the_sources_say(tmp_path: Path, capsys: object)
     rjh = {row["date"]: row for row in priced if row["patient_id"] == "p2"}
     assert [rjh[d]["fee"] for d in sorted(rjh)] == ["400", "400", "400", "250", "0"]
     assert [rjh[d]["frikort"] for d in sorted(rjh)] == ["false", "false", "false", "false", "true"]
-    assert [row["date"] for row in priced[1:]] == ["2025-05-05", "2025-01-13", "2025-02-10", "2025-03-10", "2025-04-07"]
+    assert priced[-1]["fee"] == "0" and priced[-1]["list_fee"] == "400"
+    assert [row["date"] for row in priced[1:-1]] == [
+        "2025-05-05",
+        "2025-01-13",
+        "2025-02-10",
+        "2025-03-10",
+        "2025-04-07",
+    ]
 
 
 def test_rejected_rows_carry_line_and_reason_and_counts_reconcile(tmp_path: Path, capsys: object) -> None:
@@ -66,8 +75,10 @@ def test_rejected_rows_carry_line_and_reason_and_counts_reconcile(tmp_path: Path
     assert "patient_id" in reasons["10"]
     assert len(priced) + len(rejected) == len(ROWS)
     out = capsys.readouterr().out  # type: ignore[attr-defined]
-    assert "contacts read: 9" in out and "contacts priced: 6" in out and "rows rejected: 3" in out
+    assert "contacts read: 10" in out and "contacts priced: 7" in out and "rows rejected: 3" in out
     assert "revenue (sum of fees): 1610 kr" in out
+    assert "contacts free by age exemption: 1" in out
+    assert "contacts free or reduced by the high-cost ceiling: 2" in out
 
 
 def test_missing_required_column_is_an_error(tmp_path: Path, capsys: object) -> None:

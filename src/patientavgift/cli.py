@@ -99,7 +99,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _price(args: argparse.Namespace) -> int:
-    from .register import RegisterError, price_register
+    from .register import RegisterError, price_register, rejects_path
 
     book = load_rules(args.rules)
     try:
@@ -109,7 +109,7 @@ def _price(args: argparse.Namespace) -> int:
         return 2
     print("\n".join(summary.lines()))
     print(f"priced register: {args.out}")
-    print(f"rejected rows: {args.rejects or args.out.with_suffix('.rejects.csv')}")
+    print(f"rejected rows: {args.rejects or rejects_path(args.out)}")
     return 0
 
 

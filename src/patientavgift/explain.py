@@ -18,21 +18,27 @@ def kronor(value: int | None) -> str:
     return "ej avgjort" if value is None else f"{sv_number(value)} kr"
 
 
-def outcome_lines(outcome: Outcome) -> list[str]:
-    """The outcome of one contact and the chain of rules behind it, in Swedish."""
-    lines = [
-        f"  Avgift: {kronor(outcome.fee)} (enligt taxa: {kronor(outcome.list_fee)})",
-        f"  Kvalificerad vårdkontakt: {yes_no(outcome.qualified)}",
+def outcome_summary(outcome: Outcome) -> list[tuple[str, str]]:
+    """The outcome of one contact as (Swedish label, value) pairs; the CLI and the handbook show these."""
+    pairs = [
+        ("Avgift", f"{kronor(outcome.fee)} (enligt taxa: {kronor(outcome.list_fee)})"),
+        ("Kvalificerad vårdkontakt", yes_no(outcome.qualified)),
     ]
     if outcome.registration:
-        lines.append(f"  Registrering: {outcome.registration}")
+        pairs.append(("Registrering", outcome.registration))
     if outcome.contact_points is not None:
-        lines.append(f"  Kontaktpoäng: {sv_number(outcome.contact_points)}")
+        pairs.append(("Kontaktpoäng", sv_number(outcome.contact_points)))
     if outcome.category:
-        lines.append(f"  Programkategori: {outcome.category.label}")
-    lines.append(f"  Frikort vid kontakten: {yes_no(outcome.frikort)}")
+        pairs.append(("Programkategori", outcome.category.label))
+    pairs.append(("Frikort vid kontakten", yes_no(outcome.frikort)))
     if outcome.invoice_home_region:
-        lines.append("  Faktureras patientens hemregion: ja")
+        pairs.append(("Faktureras patientens hemregion", "ja"))
+    return pairs
+
+
+def outcome_lines(outcome: Outcome) -> list[str]:
+    """The outcome of one contact and the chain of rules behind it, in Swedish."""
+    lines = [f"  {label}: {value}" for label, value in outcome_summary(outcome)]
     if outcome.undetermined:
         lines.append("  EJ AVGJORT:")
         lines += [f"    - {reason}" for reason in outcome.reasons] or ["    - (ingen orsak angiven)"]

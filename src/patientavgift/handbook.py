@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from .cases import CaseEntry, CaseResult, case_files, price_case, read_case_file, run_entry
-from .coverage import coverage, rule_citations
+from .coverage import coverage
 from .engine import Outcome, Totals
-from .explain import kronor, yes_no
+from .explain import kronor, outcome_summary, yes_no
 from .model import FACT_TERMS, FACT_TYPES, Case, Region, Term
-from .rules import Document, Row, RuleBook, load_rules, sv_number
+from .rules import Row, RuleBook, load_rules, sv_number
 
 Cell = str | int | Decimal | None
 
@@ -167,11 +167,6 @@ def relative(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- sources
-
-
-def document_label(doc: Document) -> str:
-    """'Title (issuer, version …)' as the book names a source."""
-    return doc.label()
 
 
 def validity_text(valid_from: date | None, valid_to: date | None) -> str:
@@ -549,22 +544,8 @@ def _expect_text(expect: Any) -> str:
 
 
 def outcome_text(outcome: Outcome) -> str:
-    """The engine's outcome for one contact, briefly."""
-    parts = [
-        f"avgift {fee_cell(outcome)}",
-        f"enligt taxa {kronor(outcome.list_fee)}",
-        f"kvalificerad {yes_no(outcome.qualified)}",
-    ]
-    if outcome.registration:
-        parts.append(f"registrering {outcome.registration}")
-    if outcome.contact_points is not None:
-        parts.append(f"kontaktpoäng {sv_number(outcome.contact_points)}")
-    if outcome.category:
-        parts.append(f"kategori {outcome.category.label}")
-    parts.append(f"frikort {yes_no(outcome.frikort)}")
-    if outcome.invoice_home_region:
-        parts.append("faktureras hemregionen")
-    return ", ".join(parts)
+    """The engine's outcome for one contact, on one line."""
+    return "; ".join(f"{label}: {value}" for label, value in outcome_summary(outcome))
 
 
 def case_contacts_table(result: CaseResult) -> Table:
@@ -669,11 +650,6 @@ def coverage_table(book: RuleBook, results: Sequence[CaseResult]) -> Table:
         rows.append([doc.issuer, c.section, c.text, c.statement, ", ".join(c.rules) or "–", len(c.cases), state])
         classes.append("pa-gap" if c.gap else "")
     return Table(["Källa", "Avsnitt", "Påstående", "Id", "Regler", "Fall", "Täckning"], rows, row_classes=classes)
-
-
-def rules_citing(book: RuleBook) -> dict[str, list[str]]:
-    """statement id → rule ids citing it (re-exported for chapters)."""
-    return rule_citations(book)
 
 
 def _meaning(key: str) -> str:

@@ -48,6 +48,9 @@ OUTCOME_COLUMNS = (
 )
 """The columns `price` adds, in the contract's order."""
 
+CEILING_STEPS = frozenset({"ceiling.partial", "ceiling.frikort", "ceiling.frikort-issued"})
+"""Engine steps that lower a fee because of the high-cost ceiling (any other reduction is an exemption)."""
+
 _BOOLEAN = {"true": True, "false": False}
 _REGIONS = {r.value: r for r in Region}
 _SERVICES = {s.value: s for s in Service}
@@ -105,15 +108,14 @@ class Summary:
 
 def _typed(column: str, text: str) -> Any:
     """A register cell as the case model expects it (booleans, whole numbers, KVÅ code lists)."""
-    key = column
-    if key == "kva_codes":
+    if column == "kva_codes":
         return text.split()
-    if key == "age":
+    if column == "age":
         try:
             return int(text)
         except ValueError:
             return text  # the model reports it as not a whole number
-    if FACT_TYPES.get(key) is bool:
+    if FACT_TYPES.get(column) is bool:
         return _BOOLEAN.get(text.strip().lower(), text)
     return text
 
@@ -266,7 +268,7 @@ def price_rows(
             continue
         summary.revenue += o.fee
         if o.list_fee and o.fee < o.list_fee:
-            if o.frikort or any(step.rule.startswith("ceiling") for step in o.trace):
+            if any(step.rule in CEILING_STEPS for step in o.trace):
                 summary.free_by_ceiling += 1
             else:
                 summary.free_by_exemption += 1
