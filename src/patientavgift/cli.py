@@ -99,15 +99,28 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _price(args: argparse.Namespace) -> int:
-    from .register import RegisterError, price_register, rejects_path
+    from .register import RegisterError, rejects_path
 
     book = load_rules(args.rules)
+    chosen = selection(args.proposals)
     try:
-        summary = price_register(book, args.register, args.out, selection(args.proposals), args.rejects)
+        if args.per_contact:
+            from .register import price_register
+
+            summary = price_register(book, args.register, args.out, chosen, args.rejects)
+            run = None
+        else:
+            from .batch import price_register as price_batch
+
+            summary, run = price_batch(book, args.register, args.out, chosen, args.rejects, chunk_rows=args.chunk_rows)
     except RegisterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(summary.lines()))
+    if run is not None:
+        rate = summary.read / run.seconds if run.seconds else 0.0
+        print(f"time: {run.seconds:.2f} s ({rate:,.0f} contacts per second), buckets of patients: {run.buckets}")
+        print(f"peak memory: {run.peak_mb:,.0f} MB")
     print(f"priced register: {args.out}")
     print(f"rejected rows: {args.rejects or rejects_path(args.out)}")
     return 0
@@ -131,12 +144,26 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="validate every rule file and case and report every problem")
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="case files or folders (default: cases/)")
     p.set_defaults(func=_check)
-    p = sub.add_parser("price", help="price a register of contacts (CSV, one row per contact)")
-    p.add_argument("register", type=Path, metavar="REGISTER")
-    p.add_argument("--out", type=Path, required=True, metavar="PRICED", help="where to write the priced register (CSV)")
+    p = sub.add_parser("price", help="price a register of contacts (CSV or Parquet, one row per contact)")
+    p.add_argument("register", type=Path, metavar="REGISTER", help="the register: a .csv or .parquet file")
+    p.add_argument(
+        "--out", type=Path, required=True, metavar="PRICED", help="the priced register (.parquet gives Parquet, else CSV)"
+    )
     p.add_argument("--proposals", default="none", help="none (default), all, or proposal ids separated by commas")
     p.add_argument(
         "--rejects", type=Path, default=None, help="where to write rejected rows (default: PRICED with .rejects.csv)"
+    )
+    p.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=4_000_000,
+        metavar="N",
+        help="registers longer than this are priced in buckets of patients, to bound memory (default 4000000)",
+    )
+    p.add_argument(
+        "--per-contact",
+        action="store_true",
+        help="price contact by contact through the case engine instead (slow; CSV output; a cross-check)",
     )
     p.set_defaults(func=_price)
     args = parser.parse_args(argv)

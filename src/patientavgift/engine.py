@@ -336,6 +336,23 @@ class Visit:
     """The age at this contact when a register gives it per row; otherwise the patient's age is used."""
 
 
+UNKNOWN_EARLIER_FEE = "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
+UNKNOWN_EARLIER_CEILING = "Högkostnadstaket för en tidigare kontakt är okänt, så det som betalats mot taket är okänt."
+
+
+def no_ceiling(on: date) -> str:
+    """Why a fee is undetermined when the rule data has no ceiling for the year."""
+    return f"Regeldata saknar högkostnadstak för {on.year}: prisbasbeloppet för {on.year} saknas i national.yaml."
+
+
+def no_age_rules(region: Region, on: date, age: int | None) -> str:
+    """Why a fee is undetermined when the region has no age rules in force on the day."""
+    return (
+        f"Regeldata saknar åldersregler för {region.label} den {on}; det går inte att avgöra om en "
+        f"{age}-åring är avgiftsbefriad (åldersgränsen läggs till i {region.value}/region.yaml)."
+    )
+
+
 @dataclass
 class Totals:
     paid: int | None
@@ -448,10 +465,7 @@ def price_contacts(
                 missing.add("age")
                 reasons.append("Patientens ålder (age eller birth_date) behövs för att pröva åldersbefrielse.")
             else:
-                reasons.append(
-                    f"Regeldata saknar åldersregler för {visit.region.label} den {on}; det går inte att avgöra om en "
-                    f"{age}-åring är avgiftsbefriad (åldersgränsen läggs till i {visit.region.value}/region.yaml)."
-                )
+                reasons.append(no_age_rules(visit.region, on, age))
         else:
             net = d.list_fee
 
@@ -496,17 +510,13 @@ def price_contacts(
             )
         elif net is None:
             fee = None
-            uncertain = (
-                "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
-            )
+            uncertain = UNKNOWN_EARLIER_FEE
         elif net == 0:
             fee = 0
         elif ceiling is None:
             fee = None
-            reasons.append(
-                f"Regeldata saknar högkostnadstak för {on.year}: prisbasbeloppet för {on.year} saknas i national.yaml."
-            )
-            uncertain = "Högkostnadstaket för en tidigare kontakt är okänt, så det som betalats mot taket är okänt."
+            reasons.append(no_ceiling(on))
+            uncertain = UNKNOWN_EARLIER_CEILING
         else:
             if start is None:
                 start, paid = on, 0

@@ -9,6 +9,7 @@ as the worked cases, so they share one high-cost period across regions.
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class Row:
     age: int | None = None
     patient: Patient | None = None
     outcome: Outcome | None = None
+    problem: str | None = None
 
 
 @dataclass
@@ -106,24 +108,38 @@ class Summary:
         return out
 
 
+BLANK = " \t"
+"""Characters trimmed from both ends of a cell; a cell of only these is empty (not given)."""
+
+WHOLE = re.compile(r"[0-9]+")
+
+
 def _typed(column: str, text: str) -> Any:
-    """A register cell as the case model expects it (booleans, whole numbers, KVÅ code lists)."""
+    """A register cell (already trimmed) as the case model expects it.
+
+    Booleans are `true`/`false` in any letter case, ages are plain digits, KVÅ codes are separated
+    by spaces. Anything else is passed on unchanged so that the model rejects it with its reason.
+    """
     if column == "kva_codes":
-        return text.split()
+        return [code for code in text.split(" ") if code]
     if column == "age":
-        try:
-            return int(text)
-        except ValueError:
-            return text  # the model reports it as not a whole number
+        return int(text) if WHOLE.fullmatch(text) else text
     if FACT_TYPES.get(column) is bool:
-        return _BOOLEAN.get(text.strip().lower(), text)
+        return _BOOLEAN.get(text.lower(), text)
     return text
+
+
+def cells(values: dict[str, str | None]) -> dict[str, str]:
+    """The known, non-empty cells of a row, trimmed."""
+    return {
+        k: v.strip(BLANK) for k, v in values.items() if k in KNOWN_COLUMNS and v is not None and v.strip(BLANK) != ""
+    }
 
 
 def _parse(row: Row) -> str | None:
     """Validate one row; fill in its contact and patient, or return the reason it is rejected."""
-    values = {k: v for k, v in row.values.items() if k in KNOWN_COLUMNS and v is not None and v.strip() != ""}
-    row.patient_id = values.pop("patient_id", "").strip()
+    values = cells(row.values)
+    row.patient_id = values.pop("patient_id", "")
     if not row.patient_id:
         return "patient_id: is empty; every row needs the patient's pseudonymous id"
     contact: dict[str, Any] = {}
@@ -180,28 +196,73 @@ def _conflict(row: Row, first: Row) -> str | None:
     return None
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
-    """The header and the rows of a CSV register (UTF-8, comma-separated)."""
+def read_header(path: Path) -> list[str]:
+    """The column names of a register, checked for the columns every row needs."""
     if not path.exists():
         raise RegisterError(f"{path}: no such file")
     if path.suffix.lower() == ".parquet":
-        raise RegisterError(f"{path}: Parquet registers are not supported by this version; give the register as CSV")
-    handle = path.open(encoding="utf-8", newline="")
-    reader = csv.DictReader(handle)
-    header = list(reader.fieldnames or [])
+        import pyarrow.parquet as pq
+
+        try:
+            header = list(pq.read_schema(path).names)
+        except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+            raise RegisterError(f"{path}: not a readable Parquet file ({exc})") from None
+    else:
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                header = next(csv.reader(handle), [])
+        except UnicodeDecodeError as exc:
+            raise RegisterError(f"{path}: line 1: not UTF-8 text ({exc.reason}); save the register as UTF-8 CSV") from None
     missing = [c for c in ("patient_id", "region", "date") if c not in header]
     if missing:
-        handle.close()
         raise RegisterError(
             f"{path}: line 1: the header lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or 'nothing'}"
         )
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise RegisterError(f"{path}: line 1: the column(s) {', '.join(duplicated)} appear more than once in the header")
+    return header
 
-    def rows() -> Iterator[Row]:
-        with handle:
-            for values in reader:
-                yield Row(reader.line_num, dict(values))
 
-    return header, rows()
+def text_cell(value: Any) -> str:
+    """A Parquet value as the register's text form (true/false, YYYY-MM-DD, digits; empty for null)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
+    """The header and the rows of a register, one at a time (CSV: UTF-8, comma-separated; or Parquet).
+
+    Lines are numbered as in a spreadsheet: the header is line 1, the first contact line 2. A CSV
+    row with more or fewer fields than the header is kept with `problem` set, to be rejected.
+    """
+    header = read_header(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        def parquet_rows() -> Iterator[Row]:
+            line = 1
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+                for record in batch.to_pylist():
+                    line += 1
+                    yield Row(line, {k: text_cell(v) for k, v in record.items()})
+
+        return header, parquet_rows()
+
+    def csv_rows() -> Iterator[Row]:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            for line, fields in enumerate(reader, 2):
+                row = Row(line, dict(zip(header, fields, strict=False)))
+                if len(fields) != len(header):
+                    row.problem = f"the row has {len(fields)} fields but the header has {len(header)}"
+                yield row
+
+    return header, csv_rows()
 
 
 def _cell(value: Any) -> str:
@@ -294,12 +355,12 @@ def price_register(
     valid: list[Row] = []
     rejects = rejects or rejects_path(out)
     with rejects.open("w", encoding="utf-8", newline="") as bad:
-        writer = csv.writer(bad)
+        writer = csv.writer(bad, lineterminator="\n")
         writer.writerow(["line", *header, "reason"])
         firsts: dict[str, Row] = {}
         for row in rows:
             summary.read += 1
-            reason = _parse(row)
+            reason = row.problem or _parse(row)
             if reason is None:
                 reason = _conflict(row, firsts.setdefault(row.patient_id, row))
             if reason is None:
@@ -309,7 +370,7 @@ def price_register(
                 writer.writerow([row.line, *(row.values.get(c, "") for c in header), reason])
     priced = price_rows(book, valid, chosen, summary, progress)
     with out.open("w", encoding="utf-8", newline="") as good:
-        writer = csv.writer(good)
+        writer = csv.writer(good, lineterminator="\n")
         writer.writerow([*header, *OUTCOME_COLUMNS])
         for row in priced:
             assert row.outcome is not None

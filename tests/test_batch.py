@@ -1,0 +1,165 @@
+"""The batch pricing gives exactly what the case engine gives, contact by contact.
+
+Random registers (synthetic: made-up patient ids, no real people) of many patients, ages, birth
+dates, regions, services, dates from 2011 to 2027 and contact facts, with some cells that are not
+allowed, are priced twice: by `batch.price_register` (rules over columns, one scan per patient)
+and by `register.price_register` (every patient's contacts through `engine.price_contacts`). The
+priced files, the rejects files and the summaries must be identical, for CSV and Parquet input,
+and with the register split into buckets of patients.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from patientavgift import batch, register
+from patientavgift.engine import selection
+from patientavgift.model import InitiatedBy, Mode, ProgrammeEvent, ProgrammeKind, Purpose, Staff, VisitForm
+from patientavgift.rules import load_rules
+
+HEADER = [
+    "patient_id",
+    "region",
+    "service",
+    "date",
+    "age",
+    "birth_date",
+    "home_region",
+    "mode",
+    "booked",
+    "initiated_by",
+    "realtime",
+    "medical_assessment",
+    "resolved_by_booking_or_referral",
+    "fee_info_given",
+    "purpose",
+    "changed_character",
+    "via_proxy",
+    "visit_form",
+    "staff",
+    "referral",
+    "kva_codes",
+    "programme.kind",
+    "programme.ordered_by_licensed",
+    "programme.approved_by_region",
+    "programme.therapist_support",
+    "programme_event",
+    "note",
+]
+REGIONS = ["skane", "vgr", "vasterbotten", "jamtland-harjedalen", "stockholm"]
+SERVICES = ["", "vardval_rehab", "primary_care", "specialist_care", "child_psychiatry", "internet_treatment_team"]
+BOOLS = ["", "true", "false", "TRUE", " false "]
+
+
+def _choice(values: list[str], bad: str) -> st.SearchStrategy[str]:
+    """Mostly allowed values, now and then empty or a value that is not allowed."""
+    return st.one_of(st.sampled_from(["", *values]), st.just(bad)) if bad else st.sampled_from(["", *values])
+
+
+def _enum(kind: Any) -> list[str]:
+    return [m.value for m in kind]
+
+
+@st.composite
+def _register(draw: st.DrawFn) -> list[list[str]]:
+    patients = draw(st.integers(min_value=1, max_value=12))
+    people = []
+    for p in range(patients):
+        born = draw(st.dates(min_value=__import__("datetime").date(1925, 1, 1), max_value=__import__("datetime").date(2011, 12, 31)))
+        people.append(
+            {
+                "id": f"syn{p}",
+                "birth": born.isoformat(),
+                "by_age": draw(st.booleans()),
+                "home": draw(st.sampled_from(["", "", "skane", "vgr", "uppsala"])),
+            }
+        )
+    rows = []
+    for _ in range(draw(st.integers(min_value=1, max_value=40))):
+        person = draw(st.sampled_from(people))
+        day = draw(
+            st.dates(min_value=__import__("datetime").date(2011, 6, 1), max_value=__import__("datetime").date(2027, 3, 31))
+        )
+        age = str(max(0, day.year - int(person["birth"][:4])))
+        rare = draw(st.integers(min_value=0, max_value=30))
+        row = {
+            "patient_id": person["id"] if rare else draw(st.sampled_from(["", "  ", f" {person['id']} "])),
+            "region": draw(st.sampled_from(REGIONS)) if rare != 1 else "lappland",
+            "service": draw(st.sampled_from(SERVICES)),
+            "date": day.isoformat() if rare != 2 else draw(st.sampled_from(["2025-02-30", "", "1/2/2025"])),
+            "age": age if person["by_age"] else ("" if rare != 3 else "+5"),
+            "birth_date": "" if person["by_age"] else person["birth"] if rare != 4 else "2030-01-01",
+            "home_region": person["home"] if rare != 5 else "vgr",
+            "mode": draw(_choice(_enum(Mode), "sms" if rare == 6 else "")),
+            "booked": draw(st.sampled_from(BOOLS if rare != 7 else ["yes"])),
+            "initiated_by": draw(_choice(_enum(InitiatedBy), "")),
+            "realtime": draw(st.sampled_from(BOOLS)),
+            "medical_assessment": draw(st.sampled_from(BOOLS)),
+            "resolved_by_booking_or_referral": draw(st.sampled_from(BOOLS)),
+            "fee_info_given": draw(st.sampled_from(BOOLS)),
+            "purpose": draw(_choice(_enum(Purpose), "")),
+            "changed_character": draw(st.sampled_from(BOOLS)),
+            "via_proxy": draw(st.sampled_from(["", "false", "true"])),
+            "visit_form": draw(_choice(_enum(VisitForm), "")),
+            "staff": draw(_choice(_enum(Staff), "")),
+            "referral": draw(st.sampled_from(["", "false", "true"])),
+            "kva_codes": draw(st.sampled_from(["", "ZV051", "ZV051 AU124", "zv051" if rare == 8 else ""])),
+            "programme.kind": draw(_choice(_enum(ProgrammeKind), "")),
+            "programme.ordered_by_licensed": draw(st.sampled_from(["", "", "true", "false"])),
+            "programme.approved_by_region": draw(st.sampled_from(["", "", "true", "false"])),
+            "programme.therapist_support": draw(st.sampled_from(["", "", "true", "false"])),
+            "programme_event": draw(_choice(_enum(ProgrammeEvent), "")),
+            "note": "synthetic",
+        }
+        rows.append([row[c] for c in HEADER])
+    return rows
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write_csv(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+
+
+def _parquet_rows(path: Path) -> list[dict[str, str]]:
+    table = pq.read_table(path)
+    return [{k: register.text_cell(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+BOOK = load_rules()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(rows=_register(), chunk=st.sampled_from([0, 3, 1000]), parquet=st.booleans(), proposals=st.sampled_from(["none", "all"]))
+def test_batch_equals_the_engine_contact_by_contact(
+    tmp_path_factory: Any, rows: list[list[str]], chunk: int, parquet: bool, proposals: str
+) -> None:
+    folder = tmp_path_factory.mktemp("register")
+    source = folder / "register.csv"
+    _write_csv(source, rows)
+    chosen = selection(proposals)
+    expected = register.price_register(BOOK, source, folder / "loop.csv", chosen, progress=None)
+    if parquet:
+        table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(HEADER)})
+        pq.write_table(table, folder / "register.parquet")
+        source = folder / "register.parquet"
+    got, _ = batch.price_register(BOOK, source, folder / "fast.csv", chosen, progress=None, chunk_rows=chunk)
+    assert _read(folder / "fast.csv") == _read(folder / "loop.csv")
+    assert _read(folder / "fast.rejects.csv") == _read(folder / "loop.rejects.csv")
+    assert got == expected
+    if parquet:
+        batch.price_register(BOOK, source, folder / "fast.parquet", chosen, progress=None, chunk_rows=chunk)
+        assert _parquet_rows(folder / "fast.parquet") == _read(folder / "loop.csv")
