@@ -11,6 +11,7 @@ and with the register split into buckets of patients.
 from __future__ import annotations
 
 import csv
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from patientavgift import batch, register
+from patientavgift import batch, register, synthetic
 from patientavgift.engine import selection
 from patientavgift.model import InitiatedBy, Mode, ProgrammeEvent, ProgrammeKind, Purpose, Staff, VisitForm
 from patientavgift.rules import load_rules
@@ -56,6 +57,9 @@ HEADER = [
 REGIONS = ["skane", "vgr", "vasterbotten", "jamtland-harjedalen", "stockholm"]
 SERVICES = ["", "vardval_rehab", "primary_care", "specialist_care", "child_psychiatry", "internet_treatment_team"]
 BOOLS = ["", "true", "false", "TRUE", " false "]
+FACTS = [c for c in HEADER[7:] if c != "note"]
+TEMPLATES = [(region, kind) for region, mix in synthetic.MIXES.items() for kind in mix]
+"""Contacts the rules price (the synthetic mixes), so that fees, exemptions and the ceiling occur often."""
 
 
 def _choice(values: list[str], bad: str) -> st.SearchStrategy[str]:
@@ -69,10 +73,10 @@ def _enum(kind: Any) -> list[str]:
 
 @st.composite
 def _register(draw: st.DrawFn) -> list[list[str]]:
-    patients = draw(st.integers(min_value=1, max_value=12))
+    patients = draw(st.integers(min_value=1, max_value=8))
     people = []
     for p in range(patients):
-        born = draw(st.dates(min_value=__import__("datetime").date(1925, 1, 1), max_value=__import__("datetime").date(2011, 12, 31)))
+        born = draw(st.dates(min_value=date(1925, 1, 1), max_value=date(2011, 12, 31)))
         people.append(
             {
                 "id": f"syn{p}",
@@ -82,11 +86,18 @@ def _register(draw: st.DrawFn) -> list[list[str]]:
             }
         )
     rows = []
-    for _ in range(draw(st.integers(min_value=1, max_value=40))):
-        person = draw(st.sampled_from(people))
-        day = draw(
-            st.dates(min_value=__import__("datetime").date(2011, 6, 1), max_value=__import__("datetime").date(2027, 3, 31))
+    regions = draw(st.sets(st.sampled_from(list(synthetic.MIXES)), min_size=1))
+    templates = [t for t in TEMPLATES if t[0] in regions]
+    base = draw(
+        st.one_of(
+            st.dates(min_value=date(2023, 1, 1), max_value=date(2026, 6, 30)),
+            st.dates(min_value=date(2011, 6, 1), max_value=date(2027, 3, 31)),
         )
+    )
+    for _ in range(draw(st.integers(min_value=1, max_value=80))):
+        person = draw(st.sampled_from(people))
+        day = base + timedelta(days=draw(st.integers(min_value=0, max_value=400)))
+        template = draw(st.sampled_from(templates)) if draw(st.integers(0, 19)) else None
         age = str(max(0, day.year - int(person["birth"][:4])))
         rare = draw(st.integers(min_value=0, max_value=30))
         row = {
@@ -95,7 +106,13 @@ def _register(draw: st.DrawFn) -> list[list[str]]:
             "service": draw(st.sampled_from(SERVICES)),
             "date": day.isoformat() if rare != 2 else draw(st.sampled_from(["2025-02-30", "", "1/2/2025"])),
             "age": age if person["by_age"] else ("" if rare != 3 else "+5"),
-            "birth_date": "" if person["by_age"] else person["birth"] if rare != 4 else "2030-01-01",
+            "birth_date": ""
+            if person["by_age"]
+            else person["birth"]
+            if rare not in (4, 9)
+            else "2030-01-01"
+            if rare == 4
+            else (day + timedelta(days=1)).isoformat(),
             "home_region": person["home"] if rare != 5 else "vgr",
             "mode": draw(_choice(_enum(Mode), "sms" if rare == 6 else "")),
             "booked": draw(st.sampled_from(BOOLS if rare != 7 else ["yes"])),
@@ -118,6 +135,12 @@ def _register(draw: st.DrawFn) -> list[list[str]]:
             "programme_event": draw(_choice(_enum(ProgrammeEvent), "")),
             "note": "synthetic",
         }
+        if template is not None and rare > 2:
+            region, kind = template
+            row.update({c: "" for c in FACTS})
+            row.update(kind.facts)
+            row["region"] = region.value
+            row["service"] = kind.service.value if kind.service else ""
         rows.append([row[c] for c in HEADER])
     return rows
 
@@ -143,7 +166,12 @@ BOOK = load_rules()
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(rows=_register(), chunk=st.sampled_from([0, 3, 1000]), parquet=st.booleans(), proposals=st.sampled_from(["none", "all"]))
+@given(
+    rows=_register(),
+    chunk=st.sampled_from([0, 3, 1000]),
+    parquet=st.booleans(),
+    proposals=st.sampled_from(["none", "all"]),
+)
 def test_batch_equals_the_engine_contact_by_contact(
     tmp_path_factory: Any, rows: list[list[str]], chunk: int, parquet: bool, proposals: str
 ) -> None:
@@ -163,3 +191,16 @@ def test_batch_equals_the_engine_contact_by_contact(
     if parquet:
         batch.price_register(BOOK, source, folder / "fast.parquet", chosen, progress=None, chunk_rows=chunk)
         assert _parquet_rows(folder / "fast.parquet") == _read(folder / "loop.csv")
+
+
+def test_batch_equals_the_engine_on_synthetic_region_years(tmp_path: Path) -> None:
+    """A synthetic year of each covered region (many patients reach the ceiling), priced both ways."""
+    table = synthetic.concat([synthetic.region_year(r, 2025, 150, seed=3) for r in synthetic.MIXES])
+    source = synthetic.write(table, tmp_path / "register.csv")
+    for proposals in ("none", "all"):
+        chosen = selection(proposals)
+        expected = register.price_register(BOOK, source, tmp_path / "loop.csv", chosen, progress=None)
+        got, _ = batch.price_register(BOOK, source, tmp_path / "fast.csv", chosen, progress=None, chunk_rows=1000)
+        assert got == expected
+        assert _read(tmp_path / "fast.csv") == _read(tmp_path / "loop.csv")
+        assert expected.free_by_ceiling > 100 and expected.revenue > 0

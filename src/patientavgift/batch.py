@@ -91,7 +91,7 @@ def _choices(column: str) -> list[Any]:
     kind = FACT_TYPES[column]
     if kind is bool:
         return [False, True]
-    return list(kind)  # type: ignore[arg-type]
+    return list(kind)
 
 
 def _default(column: str) -> Any:
@@ -116,15 +116,20 @@ class _Cells:
         return hit
 
 
+_REGIONS = {r.value: r for r in Region}
+_SERVICES = {s.value: s for s in Service}
+
+
 def _check_cell(column: str, text: str) -> tuple[bool, Any]:
     """Validate one cell with the same models as the row-by-row path (so both accept the same rows)."""
     value = _typed(column, text)
     try:
         if column == "region":
-            return text in Region._value2member_map_, Region(text) if text in Region._value2member_map_ else None
+            region = _REGIONS.get(text)
+            return region is not None, region
         if column == "service":
-            ok = text in Service._value2member_map_
-            return ok, Service(text) if ok else None
+            service = _SERVICES.get(text)
+            return service is not None, service
         if column == "date":
             return True, Contact.model_validate({"date": text}).date
         if column in ("age", "birth_date", "home_region"):
@@ -246,8 +251,10 @@ class Encoder:
                 default = _default(column)
                 lookup = {v: i + 1 for i, v in enumerate(choices)}
                 codes = np.array(
-                    [lookup.get(v if v is not None else default, 0) if column != "kva_codes" else int(v is not None)
-                     for v in decoded],
+                    [
+                        lookup.get(v if v is not None else default, 0) if column != "kva_codes" else int(v is not None)
+                        for v in decoded
+                    ],
                     dtype=np.int64,
                 )
                 key += codes[idx] * self.radix[column]
@@ -438,7 +445,8 @@ class Rules:
                 free, _, _ = _exempt(self.book, self.regions[r], a, self.day_of(s))
                 hit = self._exempt[u] = 2 if free is None else int(free)
             table[i] = hit
-        return table[codes]
+        out: I8 = table[codes]
+        return out
 
     def ceilings(self, region: I32, segment: I32) -> I32:
         """Per row: the ceiling amount in force in the care region on the day (-1: none in the data)."""
@@ -452,7 +460,8 @@ class Rules:
                 amount = self.book.ceiling(self.regions[r], self.day_of(s))
                 hit = self._ceiling[u] = -1 if amount is None else amount.amount
             table[i] = hit
-        return table[codes]
+        out: I32 = table[codes]
+        return out
 
     def list_fees(self) -> I32:
         return np.array([-1 if d.list_fee is None else d.list_fee for d in self.decided] or [0], dtype=np.int32)
@@ -461,7 +470,7 @@ class Rules:
 # --------------------------------------------------------------------------- the ceiling, per patient
 
 
-@numba.njit(cache=True)  # type: ignore[misc]
+@numba.njit(cache=True)
 def _scan(
     first: npt.NDArray[np.bool_],
     line: I64,
@@ -652,7 +661,9 @@ def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator
             rows = [fields for _, fields in zip(range(BATCH_ROWS // 10), reader, strict=False)]
             if not rows:
                 return
-            data = {c: [f[header.index(c)] if header.index(c) < len(f) else "" for f in rows] for c in wanted}
+            data: dict[str, list[str | None]] = {
+                c: [f[header.index(c)] if header.index(c) < len(f) else "" for f in rows] for c in wanted
+            }
             data[PROBLEM] = [
                 f"the row has {len(f)} fields but the header has {len(header)}" if len(f) != len(header) else None
                 for f in rows
@@ -1013,9 +1024,7 @@ def _write(
                 "undetermined_reason": pa.array(reason_cells, type=pa.string()),
             }
             assert tuple(outcome) == OUTCOME_COLUMNS
-            result = pa.Table.from_arrays(
-                [*kept.columns, *outcome.values()], names=[*header, *OUTCOME_COLUMNS]
-            )
+            result = pa.Table.from_arrays([*kept.columns, *outcome.values()], names=[*header, *OUTCOME_COLUMNS])
             if parquet_out:
                 if writer is None:
                     writer = pq.ParquetWriter(good, result.schema)

@@ -147,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("price", help="price a register of contacts (CSV or Parquet, one row per contact)")
     p.add_argument("register", type=Path, metavar="REGISTER", help="the register: a .csv or .parquet file")
     p.add_argument(
-        "--out", type=Path, required=True, metavar="PRICED", help="the priced register (.parquet gives Parquet, else CSV)"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="PRICED",
+        help="the priced register (.parquet gives Parquet, else CSV)",
     )
     p.add_argument("--proposals", default="none", help="none (default), all, or proposal ids separated by commas")
     p.add_argument(

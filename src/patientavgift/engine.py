@@ -336,7 +336,9 @@ class Visit:
     """The age at this contact when a register gives it per row; otherwise the patient's age is used."""
 
 
-UNKNOWN_EARLIER_FEE = "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
+UNKNOWN_EARLIER_FEE = (
+    "En tidigare kontakts avgift kunde inte avgöras, så det som betalats mot högkostnadstaket är okänt."
+)
 UNKNOWN_EARLIER_CEILING = "Högkostnadstaket för en tidigare kontakt är okänt, så det som betalats mot taket är okänt."
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -129,7 +129,7 @@ def _typed(column: str, text: str) -> Any:
     return text
 
 
-def cells(values: dict[str, str | None]) -> dict[str, str]:
+def cells(values: Mapping[str, str | None]) -> dict[str, str]:
     """The known, non-empty cells of a row, trimmed."""
     return {
         k: v.strip(BLANK) for k, v in values.items() if k in KNOWN_COLUMNS and v is not None and v.strip(BLANK) != ""
@@ -212,7 +212,9 @@ def read_header(path: Path) -> list[str]:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), [])
         except UnicodeDecodeError as exc:
-            raise RegisterError(f"{path}: line 1: not UTF-8 text ({exc.reason}); save the register as UTF-8 CSV") from None
+            raise RegisterError(
+                f"{path}: line 1: not UTF-8 text ({exc.reason}); save the register as UTF-8 CSV"
+            ) from None
     missing = [c for c in ("patient_id", "region", "date") if c not in header]
     if missing:
         raise RegisterError(
@@ -220,7 +222,9 @@ def read_header(path: Path) -> list[str]:
         )
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
-        raise RegisterError(f"{path}: line 1: the column(s) {', '.join(duplicated)} appear more than once in the header")
+        raise RegisterError(
+            f"{path}: line 1: the column(s) {', '.join(duplicated)} appear more than once in the header"
+        )
     return header
 
 

@@ -1,0 +1,474 @@
+"""Synthetic registers: made-up patients and contacts in the register format, for simulation and tests.
+
+Nothing here describes real people. Patient ids start with `SYN-`, the Parquet files carry the
+metadata key `synthetic: true`, and every draw comes from a seeded generator, so the same seed
+gives the same register. The mixes of contact types below are assumptions made for this handbook
+(no source gives them); they only have to be plausible, not exact. The one preset that copies
+figures from a source, `rjh_written_2025`, takes those figures from the rule data's source
+register (statement `rjh.statistics`), not from this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .model import Region, Service
+from .rules import RuleBook
+
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Template:
+    """One kind of contact in a mix: its weight, the service and its facts as register cells."""
+
+    label: str
+    weight: float
+    service: Service | None
+    facts: dict[str, str]
+
+
+def _t(label: str, weight: float, service: Service | None, **facts: str) -> Template:
+    return Template(label, weight, service, {k.replace("__", "."): v for k, v in facts.items()})
+
+
+PROGRAMME = {
+    "programme__kind": "treatment",
+    "programme__ordered_by_licensed": "true",
+    "programme__approved_by_region": "true",
+    "programme__therapist_support": "true",
+    "programme__login_1177": "true",
+}
+
+MIXES: dict[Region, list[Template]] = {
+    Region.jamtland_harjedalen: [
+        _t("fysiskt besök", 45, Service.primary_care, mode="physical", booked="true", purpose="care"),
+        _t("bokat telefonsamtal (vård)", 15, Service.primary_care, mode="phone", booked="true", purpose="care"),
+        _t("videobesök", 5, Service.primary_care, mode="video", booked="true", purpose="care"),
+        _t(
+            "skriftlig distanskontakt (bokad, medicinsk bedömning)",
+            15,
+            Service.primary_care,
+            mode="written",
+            booked="true",
+            medical_assessment="true",
+            purpose="care",
+        ),
+        _t("skriftligt administrativt ärende", 5, Service.primary_care, mode="written", purpose="administrative"),
+        _t(
+            "skriftlig kontakt utan medicinsk bedömning",
+            10,
+            Service.primary_care,
+            mode="written",
+            booked="false",
+            medical_assessment="false",
+        ),
+        _t("eget arbete i plattformen", 5, Service.primary_care, mode="platform", programme__kind="treatment"),
+    ],
+    Region.vgr: [
+        _t(
+            "bokat telefonsamtal som ersätter besök",
+            35,
+            Service.vardval_rehab,
+            mode="phone",
+            booked="true",
+            initiated_by="patient",
+            medical_assessment="true",
+            resolved_by_booking_or_referral="false",
+            staff="licensed",
+        ),
+        _t(
+            "skriftlig kontakt med bedömning (ZV051)",
+            20,
+            Service.vardval_rehab,
+            mode="written",
+            booked="true",
+            initiated_by="patient",
+            medical_assessment="true",
+            resolved_by_booking_or_referral="false",
+            staff="licensed",
+            kva_codes="ZV051",
+        ),
+        _t(
+            "videobesök",
+            20,
+            Service.vardval_rehab,
+            mode="video",
+            booked="true",
+            initiated_by="patient",
+            medical_assessment="true",
+            resolved_by_booking_or_referral="false",
+            staff="licensed",
+            kva_codes="ZV051",
+            visit_form="individual",
+        ),
+        _t(
+            "telefonsamtal utan bedömning",
+            15,
+            Service.vardval_rehab,
+            mode="phone",
+            booked="false",
+            initiated_by="patient",
+            medical_assessment="false",
+            resolved_by_booking_or_referral="false",
+            staff="licensed",
+        ),
+        _t(
+            "skriftlig fråga som leder till bokning",
+            10,
+            Service.vardval_rehab,
+            mode="written",
+            booked="false",
+            initiated_by="patient",
+            medical_assessment="true",
+            resolved_by_booking_or_referral="true",
+            staff="licensed",
+        ),
+    ],
+    Region.skane: [
+        _t("fysiskt läkarbesök", 40, Service.primary_care, mode="physical", profession="doctor"),
+        _t(
+            "bokat videobesök hos läkare",
+            15,
+            Service.primary_care,
+            mode="video",
+            booked="true",
+            fee_info_given="true",
+            medical_assessment="true",
+            profession="doctor",
+        ),
+        _t(
+            "bokat telefonsamtal med fysioterapeut",
+            15,
+            Service.primary_care,
+            mode="phone",
+            booked="true",
+            fee_info_given="true",
+            medical_assessment="true",
+            profession="physiotherapist",
+        ),
+        _t(
+            "chatt i realtid med läkare",
+            10,
+            Service.primary_care,
+            mode="written",
+            booked="true",
+            fee_info_given="true",
+            medical_assessment="true",
+            profession="doctor",
+            realtime="true",
+        ),
+        _t(
+            "bokat telefonsamtal med sjuksköterska",
+            10,
+            Service.primary_care,
+            mode="phone",
+            booked="true",
+            fee_info_given="true",
+            medical_assessment="true",
+            profession="nurse",
+        ),
+        _t(
+            "meddelande i 1177-inkorgen",
+            10,
+            Service.primary_care,
+            mode="inbox",
+            medical_assessment="true",
+            profession="doctor",
+        ),
+    ],
+    Region.vasterbotten: [
+        _t(
+            "genomförd modul i behandlingsprogram",
+            50,
+            Service.internet_treatment_team,
+            mode="platform",
+            programme_event="module_completed",
+            **PROGRAMME,
+        ),
+        _t(
+            "skriftlig veckoavstämning",
+            35,
+            Service.internet_treatment_team,
+            mode="written",
+            programme_event="weekly_checkin",
+            **PROGRAMME,
+        ),
+        _t(
+            "första bokade besöket",
+            8,
+            Service.internet_treatment_team,
+            mode="video",
+            booked="true",
+            programme_event="first_visit",
+            **PROGRAMME,
+        ),
+        _t(
+            "sista bokade besöket",
+            7,
+            Service.internet_treatment_team,
+            mode="video",
+            booked="true",
+            programme_event="last_visit",
+            **PROGRAMME,
+        ),
+    ],
+}
+"""Assumed mixes of contact types per region (weights are relative; no source gives them)."""
+
+COLUMNS = [
+    "patient_id",
+    "region",
+    "service",
+    "date",
+    "birth_date",
+    "home_region",
+    "mode",
+    "booked",
+    "initiated_by",
+    "realtime",
+    "medical_assessment",
+    "resolved_by_booking_or_referral",
+    "fee_info_given",
+    "purpose",
+    "visit_form",
+    "staff",
+    "profession",
+    "kva_codes",
+    "programme.kind",
+    "programme.ordered_by_licensed",
+    "programme.approved_by_region",
+    "programme.therapist_support",
+    "programme.login_1177",
+    "programme_event",
+]
+
+
+@dataclass
+class Spec:
+    """What to generate: a region, a period, how many patients and how many contacts each."""
+
+    region: Region
+    start: date
+    end: date
+    patients: int
+    contacts_per_patient: float = 5.0
+    mix: list[Template] = field(default_factory=list)
+    ages: tuple[int, int] = (0, 95)
+    other_home_share: float = 0.03
+    """Share of patients registered in another region (their care is invoiced to the home region)."""
+
+
+def _dictionary(values: Sequence[str | None], index: np.ndarray) -> pa.DictionaryArray:
+    """A column as codes into a small list of texts (compact in memory and in Parquet)."""
+    texts = pa.array(list(values), type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), texts)
+
+
+def generate(spec: Spec, seed: int) -> pa.Table:
+    """A synthetic register for one region and period, as an Arrow table in the register format."""
+    people = np.random.default_rng([seed, 0])  # patients first, from their own stream, so that
+    rng = np.random.default_rng([seed, 1])  # the same seed gives the same patients whatever the contacts
+    low, high = spec.ages
+    first, last = (spec.start - EPOCH).days, (spec.end - EPOCH).days
+    age_at_start = people.integers(low, high + 1, size=spec.patients)
+    born = np.minimum(first - age_at_start * 365 - people.integers(0, 365, size=spec.patients), first)
+    regions = [r for r in Region if r != spec.region]
+    home = np.where(
+        people.random(spec.patients) < spec.other_home_share,
+        people.integers(0, len(regions), size=spec.patients) + 1,
+        0,
+    )
+    home_texts = [spec.region.value, *(r.value for r in regions)]
+    mix = spec.mix or MIXES[spec.region]
+    counts = 1 + rng.poisson(max(spec.contacts_per_patient - 1, 0), size=spec.patients)
+    n = int(counts.sum())
+    patient = np.repeat(np.arange(spec.patients), counts)
+    day = rng.integers(first, last + 1, size=n)
+    weights = np.array([t.weight for t in mix], dtype=float)
+    kind = rng.choice(len(mix), size=n, p=weights / weights.sum())
+    prefix = f"SYN-{spec.region.value}-{seed}-"
+    ids = pa.array([f"{prefix}{i:07d}" for i in range(spec.patients)], type=pa.string())
+    columns: dict[str, pa.Array] = {
+        "patient_id": ids.take(pa.array(patient)),
+        "region": _dictionary([spec.region.value], np.zeros(n, dtype=np.int32)),
+        "service": _dictionary([t.service.value if t.service else None for t in mix], kind),
+        "date": _days(day),
+        "birth_date": _days(born).take(pa.array(patient)),
+        "home_region": _dictionary(home_texts, home[patient]),
+    }
+    for column in COLUMNS:
+        if column not in columns:
+            columns[column] = _dictionary([t.facts.get(column) for t in mix], kind)
+    table = pa.table(columns)
+    return table.replace_schema_metadata(
+        {"synthetic": "true", "generator": "patientavgift.synthetic", "seed": str(seed)}
+    )
+
+
+def _days(days: np.ndarray) -> pa.DictionaryArray:
+    """Day numbers as a dictionary column of YYYY-MM-DD texts."""
+    unique, index = np.unique(days, return_inverse=True)
+    texts = np.datetime_as_string(unique.astype("datetime64[D]")).tolist()
+    return _dictionary(texts, index)
+
+
+def write(table: pa.Table, path: Path) -> Path:
+    """Write a register as Parquet (by suffix) or CSV; both say they are synthetic."""
+    if path.suffix.lower() == ".parquet":
+        pq.write_table(table, path, row_group_size=1_000_000)
+    else:
+        import pyarrow.csv as pa_csv
+
+        plain = pa.table({name: table.column(name).cast(pa.string()) for name in table.column_names})
+        pa_csv.write_csv(plain, path, pa_csv.WriteOptions(quoting_style="needed"))
+    return path
+
+
+def concat(tables: Sequence[pa.Table]) -> pa.Table:
+    """Several synthetic registers as one (the dictionaries are unified)."""
+    plain = [t.cast(pa.schema([(n, pa.string()) for n in t.column_names])) for t in tables]
+    return pa.concat_tables(plain).replace_schema_metadata({"synthetic": "true"})
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def region_year(region: Region, year: int, patients: int, seed: int = 1) -> pa.Table:
+    """A region's contacts over one calendar year with the assumed mix."""
+    return generate(Spec(region, date(year, 1, 1), date(year, 12, 31), patients), seed)
+
+
+def benchmark_register(contacts: int, seed: int = 1) -> pa.Table:
+    """About `contacts` contacts spread over the four covered regions in 2025 (for benchmarks)."""
+    regions = list(MIXES)
+    per = contacts // len(regions)
+    tables = [
+        generate(Spec(r, date(2025, 1, 1), date(2025, 12, 31), max(per // 5, 1)), seed + i)
+        for i, r in enumerate(regions)
+    ]
+    return concat(tables)
+
+
+RJH_UNITS: dict[str, Service | None] = {
+    "primary_care": Service.primary_care,
+    "child_psychiatry": Service.child_psychiatry,
+    "eating_disorders": Service.eating_disorders,
+}
+"""The units of the Jämtland Härjedalen statistics, by their key in the statement's figures."""
+
+RJH_AGES: dict[Service | None, tuple[int, int]] = {
+    Service.primary_care: (18, 90),
+    Service.child_psychiatry: (6, 17),
+    Service.eating_disorders: (13, 35),
+    None: (18, 90),
+}
+"""Assumed age ranges of the patients of each unit (children's psychiatry: under 18)."""
+
+
+def rjh_figures(book: RuleBook) -> dict[str, object]:
+    """The figures of the Jämtland Härjedalen proposal (written contacts January–May 2025, by unit)."""
+    figures = book.statements["rjh.statistics"][1].figures
+    assert figures is not None, "statement rjh.statistics carries no figures"
+    return dict(figures)
+
+
+def rjh_written_2025(book: RuleBook, seed: int = 2025, visits_per_patient: float = 2.0) -> pa.Table:
+    """Synthetic contacts of Jämtland Härjedalen, January–May 2025, matching the proposal's statistics.
+
+    The register holds exactly as many qualified written distance contacts (booked, with a medical
+    assessment) per unit as the proposal reports; contacts that the source leaves without a unit
+    get no service. Each patient also has some physical visits (an assumption: the source does not
+    say), because those count towards the same high-cost ceiling.
+    """
+    figures = rjh_figures(book)
+    start, end = date.fromisoformat(str(figures["period_from"])), date.fromisoformat(str(figures["period_to"]))
+    total = int(str(figures["written_contacts"]))
+    units: list[tuple[Service | None, int]] = [(s, int(str(figures[k]))) for k, s in RJH_UNITS.items()]
+    units.append((None, total - sum(c for _, c in units)))
+    written = Template(
+        "skriftlig distanskontakt",
+        1,
+        None,
+        {"mode": "written", "booked": "true", "medical_assessment": "true", "purpose": "care"},
+    )
+    visit = Template("fysiskt besök", 1, None, {"mode": "physical", "booked": "true", "purpose": "care"})
+    tables = []
+    rng = np.random.default_rng(seed)
+    for i, (service, count) in enumerate(units):
+        if count <= 0:
+            continue
+        # Patients with 1–4 written contacts each, so that the count is met exactly.
+        per_patient: list[int] = []
+        while sum(per_patient) < count:
+            per_patient.append(min(int(rng.integers(1, 5)), count - sum(per_patient)))
+        mix_w = [Template(written.label, 1, service, written.facts)]
+        spec = Spec(
+            Region.jamtland_harjedalen,
+            start,
+            end,
+            len(per_patient),
+            1.0,
+            mix_w,
+            RJH_AGES[service],
+            other_home_share=0.0,
+        )
+        base = generate(spec, seed + i)
+        # Replace the Poisson contact counts with the exact ones: rebuild from the generated patients.
+        tables.append(_exact_counts(base, per_patient, rng, start, end))
+        visits = Spec(
+            Region.jamtland_harjedalen,
+            start,
+            end,
+            len(per_patient),
+            contacts_per_patient=visits_per_patient,
+            mix=[Template(visit.label, 1, service, visit.facts)],
+            ages=RJH_AGES[service],
+            other_home_share=0.0,
+        )
+        extra = generate(visits, seed + i)  # same seed: same patients, ids and birth dates
+        tables.append(extra)
+    return concat(tables)
+
+
+def _exact_counts(base: pa.Table, per_patient: list[int], rng: np.random.Generator, start: date, end: date) -> pa.Table:
+    """One row per patient of `base`, repeated as many times as `per_patient` says, with new dates."""
+    ids = base.column("patient_id").to_pylist()
+    first_rows: dict[str, int] = {}
+    for i, pid in enumerate(ids):
+        first_rows.setdefault(pid, i)
+    order = sorted(first_rows.values())
+    rows = np.repeat(np.array(order), per_patient)
+    table = base.take(pa.array(rows))
+    first, last = (start - EPOCH).days, (end - EPOCH).days
+    days = rng.integers(first, last + 1, size=len(rows))
+    return table.set_column(table.schema.get_field_index("date"), "date", _days(days))
+
+
+def written_contacts(table: pa.Table, start: date, end: date) -> dict[str, int]:
+    """Count the qualified written contacts of a register per service (for checking a preset)."""
+    import pyarrow.compute as pc
+
+    mask = pc.and_(
+        pc.equal(table.column("mode").cast(pa.string()), "written"),
+        pc.and_(
+            pc.greater_equal(table.column("date").cast(pa.string()), start.isoformat()),
+            pc.less_equal(table.column("date").cast(pa.string()), end.isoformat()),
+        ),
+    )
+    services = table.filter(mask).column("service").cast(pa.string()).to_pylist()
+    counts: dict[str, int] = {}
+    for s in services:
+        counts[s or ""] = counts.get(s or "", 0) + 1
+    return counts
+
+
+def day_text(day: int) -> str:
+    return (EPOCH + timedelta(days=day)).isoformat()
