@@ -278,7 +278,10 @@ class Encoder:
         invalid |= has_birth & (birth > day)
         age = gather("age", int, -1)
         if has_birth.any():
-            age = np.where(has_birth & ~invalid, _age(birth, day), age).astype(np.int32)
+            born = gather("birth_date", lambda d: d.year * 512 + d.month * 32 + d.day, 0)
+            on = gather("date", lambda d: d.year * 512 + d.month * 32 + d.day, 0)
+            years = on // 512 - born // 512 - ((on % 512) < (born % 512))
+            age = np.where(has_birth & ~invalid, years, age).astype(np.int32)
         pid = batch.column("patient_id")
         if isinstance(pid, pa.ChunkedArray):
             pid = pid.combine_chunks()
@@ -287,22 +290,6 @@ class Encoder:
         pid = pc.utf8_trim(pid, BLANK)
         invalid |= pc.fill_null(pc.equal(pid, ""), True).to_numpy(zero_copy_only=False)
         return _Encoded(start, invalid, key, day, age, region, home, birth, pid)
-
-
-def _age(birth: I32, day: I32) -> I32:
-    """Age in completed years from day numbers, as `Patient.age_on` counts it."""
-    b = np.asarray(birth, dtype="datetime64[D]")
-    d = np.asarray(day, dtype="datetime64[D]")
-
-    def parts(x: Any) -> tuple[I64, I64]:
-        year = x.astype("datetime64[Y]")
-        month = x.astype("datetime64[M]")
-        md = (month - year).astype(np.int64) * 32 + (x - month).astype(np.int64)
-        return year.astype(np.int64), md
-
-    by, bmd = parts(b)
-    dy, dmd = parts(d)
-    return (dy - by - (dmd < bmd)).astype(np.int32)
 
 
 # --------------------------------------------------------------------------- rules over columns
@@ -958,7 +945,7 @@ def _write(
     d_registration = table([d.registration for d in decided], pa.string())
     d_points = table([d.contact_points for d in decided], pa.string())
     d_category = table([d.category for d in decided], pa.string())
-    reasons: dict[tuple[int, bool, int, int, int, int], str] = {}
+    reasons: dict[int, str] = {}
 
     parquet_out = out.suffix.lower() == ".parquet"
     writer: pq.ParquetWriter | None = None
@@ -993,24 +980,7 @@ def _write(
             index = take + start
             d = pa.array(decision[index])
             f = fee[index]
-            undetermined = np.flatnonzero(f < 0)
-            reason_cells: list[str | None] = [None] * len(index)
-            for j in undetermined.tolist():
-                r = int(index[j])
-                key = (
-                    int(decision[r]),
-                    bool(columns["exempt_unknown"][r]),
-                    int(results["why"][r]),
-                    int(columns["region"][r]),
-                    int(columns["day"][r]),
-                    int(columns["age"][r]),
-                )
-                text = reasons.get(key)
-                if text is None:
-                    text = reasons[key] = _reason_text(
-                        decided[key[0]], key[1], key[2], regions[key[3]], EPOCH + timedelta(days=key[4]), key[5]
-                    )
-                reason_cells[j] = text
+            reason_cells = _reasons(decided, reasons, columns, results, decision, index, f < 0)
             holds = results["holds"][index]
             outcome = {
                 "fee": pa.array(f, mask=f < 0),
@@ -1021,13 +991,13 @@ def _write(
                 "category": d_category.take(d),
                 "invoice_home_region": pa.array(columns["invoice"][index]),
                 "frikort": pa.array(holds == 1, mask=holds == 2),
-                "undetermined_reason": pa.array(reason_cells, type=pa.string()),
+                "undetermined_reason": reason_cells,
             }
             assert tuple(outcome) == OUTCOME_COLUMNS
             result = pa.Table.from_arrays([*kept.columns, *outcome.values()], names=[*header, *OUTCOME_COLUMNS])
             if parquet_out:
                 if writer is None:
-                    writer = pq.ParquetWriter(good, result.schema)
+                    writer = pq.ParquetWriter(good, result.schema, write_statistics=False)
                 writer.write_table(result)
             else:
                 frame = pl.from_arrow(result)
@@ -1045,6 +1015,48 @@ def _write(
             good.write((",".join([*header, *OUTCOME_COLUMNS]) + "\n").encode())
     if bar is not None:
         bar.close()
+
+
+def _reasons(
+    decided: list[Decided],
+    known: dict[int, str],
+    columns: dict[str, Any],
+    results: dict[str, Any],
+    decision: I32,
+    index: I64,
+    undetermined: npt.NDArray[np.bool_],
+) -> pa.Array:
+    """The `undetermined_reason` cells of a batch: worded once per distinct reason, then spread."""
+    rows = index[undetermined]
+    cells = np.full(len(index), -1, dtype=np.int64)
+    if len(rows):
+        unknown_age = columns["exempt_unknown"][rows].astype(np.int64)
+        why = results["why"][rows].astype(np.int64)
+        # The day and the age only matter to the wording when the reason names them.
+        dated = (unknown_age == 1) | (why == 3)
+        day = np.where(dated, columns["day"][rows].astype(np.int64) + 2**20, 0)
+        age = np.where(unknown_age == 1, columns["age"][rows].astype(np.int64), 0)
+        region = np.where(unknown_age == 1, columns["region"][rows].astype(np.int64), 0)
+        key = (
+            (((decision[rows].astype(np.int64) * 4 + why) * 2 + unknown_age) * 32 + region) * 2**22 + day
+        ) * 4096 + age
+        codes, uniques = pd.factorize(key)
+        texts: list[str] = []
+        regions = list(Region)
+        for u in uniques.tolist():
+            text = known.get(u)
+            if text is None:
+                rest, a = divmod(u, 4096)
+                rest, d = divmod(rest, 2**22)
+                rest, r = divmod(rest, 32)
+                rest, unknown = divmod(rest, 2)
+                dec, w = divmod(rest, 4)
+                on = EPOCH + timedelta(days=d - 2**20) if d else EPOCH
+                text = known[u] = _reason_text(decided[dec], bool(unknown), w, regions[r], on, a)
+            texts.append(text)
+        cells[np.flatnonzero(undetermined)] = codes
+    dictionary = pa.array([*texts, None] if len(rows) else [None], type=pa.string())
+    return dictionary.take(pa.array(np.where(cells < 0, len(dictionary) - 1, cells)))
 
 
 def _conflict_text(row: int, columns: dict[str, Any], results: dict[str, Any], regions: list[Region]) -> str:

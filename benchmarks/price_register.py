@@ -1,0 +1,106 @@
+"""Benchmark: price synthetic registers of 1 M and 10 M contacts, and the per-contact loop on a sample.
+
+Run: `.venv/bin/python benchmarks/price_register.py` (or `make benchmark`). Sizes can be given:
+`benchmarks/price_register.py 1000000 10000000 --sample 20000`. Every register is synthetic
+(made-up patients, seeded). Each size runs in a fresh process so that its peak memory is its own.
+
+Printed per size and input format: contacts per second end to end (read, price, write), seconds,
+peak resident memory; then the per-contact loop on a sample of the same register, its rate, the
+speed-up, and whether the sample's fees are identical both ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _child(args: argparse.Namespace) -> None:
+    """Price one register in this process and print one JSON line of figures."""
+    from patientavgift import batch, register
+    from patientavgift.engine import selection
+    from patientavgift.rules import load_rules
+
+    book = load_rules()
+    source = Path(args.source)
+    out = Path(args.out)
+    if args.loop:
+        began = time.perf_counter()
+        summary = register.price_register(book, source, out, selection("none"), progress=None)
+        seconds = time.perf_counter() - began
+        print(json.dumps({"rows": summary.read, "seconds": seconds, "peak_mb": batch.peak_memory_mb()}))
+        return
+    summary, run = batch.price_register(book, source, out, selection("none"), progress=None)
+    print(
+        json.dumps(
+            {"rows": summary.read, "seconds": run.seconds, "peak_mb": run.peak_mb, "buckets": run.buckets,
+             "revenue": summary.revenue, "patients": summary.patients}
+        )
+    )
+
+
+def _run(*argv: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _fees(path: Path) -> list[tuple[str, str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [(r["patient_id"], r["date"], r["fee"]) for r in csv.DictReader(handle)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[1_000_000, 10_000_000])
+    parser.add_argument("--sample", type=int, default=20_000, help="contacts for the per-contact loop")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+
+    import pyarrow.compute as pc
+
+    from patientavgift import synthetic
+
+    with tempfile.TemporaryDirectory(prefix="patientavgift-bench-") as tmp:
+        folder = Path(tmp)
+        print(f"{'register':<28}{'contacts':>12}{'seconds':>10}{'contacts/s':>14}{'peak MB':>10}")
+        for size in args.sizes:
+            began = time.perf_counter()
+            table = synthetic.benchmark_register(size, seed=11)
+            parquet = synthetic.write(table, folder / f"synthetic-{size}.parquet")
+            made = time.perf_counter() - began
+            print(f"(generated {table.num_rows:,} synthetic contacts in {made:.1f} s)")
+            figures = _run("--source", str(parquet), "--out", str(folder / "priced.parquet"))
+            rate = figures["rows"] / figures["seconds"]
+            print(f"{'Parquet → Parquet':<28}{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate:>14,.0f}{figures['peak_mb']:>10,.0f}")
+            csv_path = synthetic.write(table, folder / f"synthetic-{size}.csv")
+            figures = _run("--source", str(csv_path), "--out", str(folder / "priced.csv"))
+            rate_csv = figures["rows"] / figures["seconds"]
+            print(f"{'CSV → CSV':<28}{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate_csv:>14,.0f}{figures['peak_mb']:>10,.0f}")
+            csv_path.unlink()
+            # The per-contact loop on a sample of whole patients of the same register.
+            ids = table.column("patient_id")
+            keep = pc.is_in(ids, value_set=pc.unique(ids).slice(0, max(args.sample // 5, 1)))
+            sample = synthetic.write(table.filter(keep), folder / "sample.csv")
+            loop = _run("--loop", "--source", str(sample), "--out", str(folder / "loop.csv"))
+            fast = _run("--source", str(sample), "--out", str(folder / "fast.csv"))
+            loop_rate = loop["rows"] / loop["seconds"]
+            same = _fees(folder / "loop.csv") == _fees(folder / "fast.csv")
+            print(f"{'per-contact loop (sample)':<28}{loop['rows']:>12,.0f}{loop['seconds']:>10.2f}{loop_rate:>14,.0f}{loop['peak_mb']:>10,.0f}")
+            print(f"speed-up (Parquet end to end vs per-contact loop): {rate / loop_rate:,.0f}×; sample fees identical: {same}")
+            parquet.unlink()
+
+
+if __name__ == "__main__":
+    main()
