@@ -468,13 +468,14 @@ def _scan(
     ceiling: I32,
     ends: I32,
     day0: int,
-) -> tuple[I32, I8, I8, I8, I8, I64, int]:
+) -> tuple[I32, I8, I8, I8, I8, I64, int, int]:
     """Walk each patient's contacts (sorted by patient, date, line) as `engine.price_contacts` does.
 
     Returns per row: fee (-1 undetermined), frikort (0 no, 1 yes, 2 unknown), whether the ceiling
     lowered the fee, the reason code of an undetermined fee (1 an earlier fee unknown, 2 an
     earlier ceiling unknown, 3 no ceiling for the year), and conflict (1 home region, 2 birth date
-    differ from the patient's first row, whose line is returned too); and the number of patients.
+    differ from the patient's first row, whose line is returned too); the number of patients and of
+    patients whose payments reached the ceiling.
     """
     n = len(day)
     fee = np.full(n, -1, np.int32)
@@ -484,6 +485,7 @@ def _scan(
     conflict = np.zeros(n, np.int8)
     ref = np.zeros(n, np.int64)
     patients = 0
+    reaching = 0
     g = 0
     while g < n:
         e = g + 1
@@ -498,6 +500,7 @@ def _scan(
         paid = 0
         frikort = False
         unknown = 0
+        reached = False
         for i in range(g, e):
             if home[i] != home[m]:
                 conflict[i] = 1
@@ -543,8 +546,11 @@ def _scan(
                 if paid >= c:
                     frikort = True
                     lowered[i] = 1
+                    reached = True
+        if reached:
+            reaching += 1
         g = e
-    return fee, holds, lowered, why, conflict, ref, patients
+    return fee, holds, lowered, why, conflict, ref, patients, reaching
 
 
 def _period_ends(day0: int, day1: int, months: int) -> I32:
@@ -560,7 +566,7 @@ def scan_patients(table: pa.Table, months: int) -> dict[str, Any]:
     """Sort one bucket by patient, date and line and run the ceiling scan over it."""
     if table.num_rows == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return {"line": empty, "patients": 0}
+        return {"line": empty, "patients": 0, "reaching": 0}
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     frame = frame.sort(["pid", "day", "line"])
@@ -568,7 +574,7 @@ def scan_patients(table: pa.Table, months: int) -> dict[str, Any]:
     line = frame["line"].to_numpy()
     day = frame["day"].to_numpy()
     day0, day1 = int(day.min()), int(day.max())
-    fee, holds, lowered, why, conflict, ref, patients = _scan(
+    fee, holds, lowered, why, conflict, ref, patients, reaching = _scan(
         first,
         line,
         frame["home"].to_numpy(),
@@ -588,6 +594,7 @@ def scan_patients(table: pa.Table, months: int) -> dict[str, Any]:
         "conflict": conflict,
         "ref": ref,
         "patients": patients,
+        "reaching": reaching,
     }
 
 
@@ -726,15 +733,16 @@ def price_register(
     with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill:
         try:
             exact = False
-            columns, results, patients = _price_pass(
+            columns, results, (patients, reaching) = _price_pass(
                 book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress
             )
         except _Ragged:
             exact = True
-            columns, results, patients = _price_pass(
+            columns, results, (patients, reaching) = _price_pass(
                 book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress
             )
     summary.patients = patients
+    summary.patients_reaching_ceiling = reaching
     _write(book, register, header, out, rejects, exact, columns, results, summary, show, progress)
     assert summary.priced + summary.rejected == summary.read
     return summary, Run(time.perf_counter() - began, peak_memory_mb(), buckets)
@@ -761,7 +769,7 @@ def _price_pass(
     total: int | None,
     show: bool,
     progress: TextIO | None,
-) -> tuple[dict[str, Any], dict[str, Any], int]:
+) -> tuple[dict[str, Any], dict[str, Any], tuple[int, int]]:
     """Pass 1 (rules over every batch) and pass 2 (the ceiling per bucket of patients)."""
     encoder = Encoder(known)
     rules = Rules(book, chosen, encoder)
@@ -852,7 +860,7 @@ def _price_pass(
         "conflict": np.zeros(rows_total, dtype=np.int8),
         "ref": np.zeros(rows_total, dtype=np.int64),
     }
-    patients = 0
+    patients = np.zeros(2, dtype=np.int64)
     bar = _progress(buckets, "pricing patients (buckets)", show and buckets > 1, progress)
     parts: list[pa.Table] = []
     if writers:
@@ -869,16 +877,16 @@ def _price_pass(
         patients += _scatter(whole, book.period_months(), results)
     if bar is not None:
         bar.close()
-    return joined, results, patients
+    return joined, results, (int(patients[0]), int(patients[1]))
 
 
-def _scatter(table: pa.Table, months: int, results: dict[str, Any]) -> int:
+def _scatter(table: pa.Table, months: int, results: dict[str, Any]) -> npt.NDArray[np.int64]:
     scanned = scan_patients(table, months)
     index = scanned["line"] - 2
     for name, values in results.items():
         if name in scanned:
             values[index] = scanned[name]
-    return int(scanned["patients"])
+    return np.array([scanned["patients"], scanned["reaching"]], dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- pass 3: the output

@@ -85,6 +85,7 @@ class Summary:
     priced: int = 0
     rejected: int = 0
     patients: int = 0
+    patients_reaching_ceiling: int = 0
     revenue: int = 0
     free_by_exemption: int = 0
     free_by_ceiling: int = 0
@@ -98,6 +99,7 @@ class Summary:
             f"contacts priced: {self.priced}",
             f"rows rejected: {self.rejected}",
             f"patients: {self.patients}",
+            f"patients reaching the high-cost ceiling: {self.patients_reaching_ceiling}",
             f"revenue (sum of fees): {self.revenue} kr",
             f"contacts free by age exemption: {self.free_by_exemption}",
             f"contacts free or reduced by the high-cost ceiling: {self.free_by_ceiling}",
@@ -318,6 +320,8 @@ def price_rows(
         outcomes, _ = price_contacts(book, patient, visits, chosen)
         for r, o in zip(own, outcomes, strict=True):
             r.outcome = o
+        if any(step.rule == "ceiling.frikort-issued" for o in outcomes for step in o.trace):
+            summary.patients_reaching_ceiling += 1
         done += len(own)
         if progress is not None and n % 10000 == 0:
             print(f"\rpriced {done} contacts of {n} patients …", end="", file=progress, flush=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -470,5 +470,22 @@ def written_contacts(table: pa.Table, start: date, end: date) -> dict[str, int]:
     return counts
 
 
-def day_text(day: int) -> str:
-    return (EPOCH + timedelta(days=day)).isoformat()
+def shift_years(table: pa.Table, years: int) -> pa.Table:
+    """The same contacts `years` later (same day and month; 29 February becomes 1 March).
+
+    Birth dates stay, so every patient is older by as many years: the same people, a later year.
+    """
+
+    def later(text: str | None) -> str | None:
+        if not text:
+            return text
+        day = date.fromisoformat(text)
+        try:
+            return day.replace(year=day.year + years).isoformat()
+        except ValueError:
+            return date(day.year + years, 3, 1).isoformat()
+
+    dates = table.column("date").cast(pa.string()).combine_chunks().dictionary_encode()
+    moved = pa.array([later(t) for t in dates.dictionary.to_pylist()], type=pa.string())
+    shifted = pa.DictionaryArray.from_arrays(dates.indices, moved)
+    return table.set_column(table.schema.get_field_index("date"), "date", shifted)

@@ -1,0 +1,86 @@
+"""What would a proposal do? The same register priced under the decided rules and under alternatives.
+
+A scenario is a choice of proposals (`none` = the decided rules, `all`, or proposal ids), exactly
+as `patientavgift price --proposals` takes it. Every scenario prices the same register through
+`batch.price_register`, so the comparison differs only in the rules: revenue, patients who reach
+the high-cost ceiling, average paid per patient, and the distribution of what patients pay.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from matplotlib.figure import Figure
+
+from . import batch
+from .engine import selection
+from .register import Summary
+from .rules import RuleBook
+
+
+@dataclass
+class Outcome:
+    """One scenario's result: the run summary and what each patient paid in all."""
+
+    name: str
+    proposals: str
+    summary: Summary
+    paid_per_patient: pd.Series
+
+
+def simulate(book: RuleBook, register: Path, scenarios: dict[str, str]) -> list[Outcome]:
+    """Price `register` once per scenario (name → proposals: none, all or ids separated by commas)."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="patientavgift-sim-") as tmp:
+        for n, (name, proposals) in enumerate(scenarios.items()):
+            out = Path(tmp) / f"scenario-{n}.parquet"
+            summary, _ = batch.price_register(book, register, out, selection(proposals), progress=None)
+            priced = pl.read_parquet(out, columns=["patient_id", "fee"])
+            paid = (
+                priced.group_by("patient_id")
+                .agg(pl.col("fee").sum().alias("paid"))
+                .sort("patient_id")
+                .to_pandas()
+                .set_index("patient_id")["paid"]
+            )
+            results.append(Outcome(name, proposals, summary, paid))
+    return results
+
+
+def comparison_table(outcomes: list[Outcome]) -> pd.DataFrame:
+    """One column per scenario: contacts, revenue, patients reaching the ceiling, average paid (Swedish)."""
+    rows: dict[str, dict[str, object]] = {}
+    for o in outcomes:
+        s = o.summary
+        rows[o.name] = {
+            "Kontakter": s.priced,
+            "Patienter": s.patients,
+            "Intäkt (kr)": s.revenue,
+            "Patienter som når högkostnadstaket": s.patients_reaching_ceiling,
+            "Kontakter fria eller sänkta genom taket": s.free_by_ceiling,
+            "Kontakter fria genom åldersbefrielse": s.free_by_exemption,
+            "Kontakter där avgiften inte kan avgöras": s.undetermined,
+            "Betalt per patient i snitt (kr)": round(s.revenue / s.patients) if s.patients else 0,
+        }
+    return pd.DataFrame(rows)
+
+
+def distribution_chart(outcomes: list[Outcome], title: str) -> Figure:
+    """What patients paid in all, per scenario, as overlaid step histograms (kronor on the x axis)."""
+    fig = Figure(figsize=(8, 4))
+    ax = fig.subplots()
+    top = max((float(o.paid_per_patient.max()) for o in outcomes if len(o.paid_per_patient)), default=0.0)
+    bins = [float(b) for b in np.linspace(0, max(top, 1.0), 30)]
+    for o in outcomes:
+        ax.hist(o.paid_per_patient.to_numpy(), bins=bins, histtype="step", linewidth=2, label=o.name)
+    ax.set_xlabel("Betalt per patient under perioden (kr)")
+    ax.set_ylabel("Antal patienter")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
