@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 SEEDS   = ../shared/tools/verbatim_check.py
 PORT   ?= 8000
 
-.PHONY: notebooks install browser-deps book build-book check-html serve test lint types unit chapters golden nbval browser cases check verbatim clean
+.PHONY: benchmark notebooks install browser-deps book build-book check-html serve test lint types unit chapters golden nbval browser cases check verbatim clean
 
 $(BIN)/patientavgift: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,8 @@ serve:                                  ## preview the built handbook on 127.0.0
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 lint: install                           ## ruff: lint and formatting
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 
 types: install                          ## mypy (strict)
 	$(BIN)/mypy
@@ -74,6 +74,9 @@ test: lint types unit check cases chapters nbval book browser verbatim
 
 clean:
 	rm -rf $(VENV) _build .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
+
+benchmark: install                      ## contacts per second and peak memory, 1 M and 10 M synthetic contacts
+	$(BIN)/python benchmarks/price_register.py
 
 notebooks: install                      ## re-execute the analysis notebooks and store their outputs
 	$(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb

@@ -39,8 +39,14 @@ def _child(args: argparse.Namespace) -> None:
     summary, run = batch.price_register(book, source, out, selection("none"), progress=None)
     print(
         json.dumps(
-            {"rows": summary.read, "seconds": run.seconds, "peak_mb": run.peak_mb, "buckets": run.buckets,
-             "revenue": summary.revenue, "patients": summary.patients}
+            {
+                "rows": summary.read,
+                "seconds": run.seconds,
+                "peak_mb": run.peak_mb,
+                "buckets": run.buckets,
+                "revenue": summary.revenue,
+                "patients": summary.patients,
+            }
         )
     )
 
@@ -83,22 +89,30 @@ def main() -> None:
             print(f"(generated {table.num_rows:,} synthetic contacts in {made:.1f} s)")
             figures = _run("--source", str(parquet), "--out", str(folder / "priced.parquet"))
             rate = figures["rows"] / figures["seconds"]
-            print(f"{'Parquet → Parquet':<28}{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate:>14,.0f}{figures['peak_mb']:>10,.0f}")
+            print(
+                f"{'Parquet → Parquet':<28}{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate:>14,.0f}{figures['peak_mb']:>10,.0f}"
+            )
             csv_path = synthetic.write(table, folder / f"synthetic-{size}.csv")
             figures = _run("--source", str(csv_path), "--out", str(folder / "priced.csv"))
             rate_csv = figures["rows"] / figures["seconds"]
-            print(f"{'CSV → CSV':<28}{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate_csv:>14,.0f}{figures['peak_mb']:>10,.0f}")
+            print(
+                f"{'CSV → CSV':<28}{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate_csv:>14,.0f}{figures['peak_mb']:>10,.0f}"
+            )
             csv_path.unlink()
             # The per-contact loop on a sample of whole patients of the same register.
             ids = table.column("patient_id")
             keep = pc.is_in(ids, value_set=pc.unique(ids).slice(0, max(args.sample // 5, 1)))
             sample = synthetic.write(table.filter(keep), folder / "sample.csv")
             loop = _run("--loop", "--source", str(sample), "--out", str(folder / "loop.csv"))
-            fast = _run("--source", str(sample), "--out", str(folder / "fast.csv"))
+            _run("--source", str(sample), "--out", str(folder / "fast.csv"))
             loop_rate = loop["rows"] / loop["seconds"]
             same = _fees(folder / "loop.csv") == _fees(folder / "fast.csv")
-            print(f"{'per-contact loop (sample)':<28}{loop['rows']:>12,.0f}{loop['seconds']:>10.2f}{loop_rate:>14,.0f}{loop['peak_mb']:>10,.0f}")
-            print(f"speed-up (Parquet end to end vs per-contact loop): {rate / loop_rate:,.0f}×; sample fees identical: {same}")
+            print(
+                f"{'per-contact loop (sample)':<28}{loop['rows']:>12,.0f}{loop['seconds']:>10.2f}{loop_rate:>14,.0f}{loop['peak_mb']:>10,.0f}"
+            )
+            print(
+                f"speed-up (Parquet end to end vs per-contact loop): {rate / loop_rate:,.0f}×; sample fees identical: {same}"
+            )
             parquet.unlink()
 
 

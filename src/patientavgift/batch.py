@@ -68,7 +68,7 @@ from .register import (
 from .rules import RuleBook
 
 EPOCH = date(1970, 1, 1)
-BATCH_ROWS = 1_000_000
+BATCH_ROWS = 250000
 CHUNK_ROWS = 4_000_000
 """Registers with more rows than this are priced bucket by bucket (patients kept together)."""
 PROGRESS_ROWS = 200_000
