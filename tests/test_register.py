@@ -86,3 +86,23 @@ def test_missing_required_column_is_an_error(tmp_path: Path, capsys: object) -> 
     register.write_text("patient_id,date\np1,2026-01-01\n", encoding="utf-8")
     assert main(["price", str(register), "--out", str(tmp_path / "out.csv")]) == 2
     assert "lacks the column(s) region" in capsys.readouterr().err  # type: ignore[attr-defined]
+
+
+def test_parquet_register_is_priced_the_same(tmp_path: Path, capsys: object) -> None:
+    """The same synthetic register as Parquet: the same fees, written as Parquet with typed outcome columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = HEADER.strip().split(",")
+    cells = [row.split(",") for row in ROWS]
+    pq.write_table(pa.table({n: [r[i] for r in cells] for i, n in enumerate(names)}), tmp_path / "register.parquet")
+    out = tmp_path / "priced.parquet"
+    assert main(["price", str(tmp_path / "register.parquet"), "--out", str(out)]) == 0
+    priced = pq.read_table(out).to_pylist()
+    rjh = sorted((row["date"], row["fee"]) for row in priced if row["patient_id"] == "p2")
+    assert [fee for _, fee in rjh] == [400, 400, 400, 250, 0]
+    assert priced[0]["registration"] == "BR+ZV051" and priced[0]["qualified"] is True
+    assert len(priced) == 7
+    with (tmp_path / "priced.rejects.csv").open(encoding="utf-8") as f:
+        assert [row["line"] for row in csv.DictReader(f)] == ["8", "9", "10"]
+    assert "patients reaching the high-cost ceiling: 1" in capsys.readouterr().out  # type: ignore[attr-defined]
