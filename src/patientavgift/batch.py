@@ -101,19 +101,102 @@ def _default(column: str) -> Any:
     return None
 
 
-@dataclass
+MISSING_DAY = -(2**31)
+
+
 class _Cells:
-    """Every distinct cell text seen in a column, with its validity and code (kept across batches)."""
+    """Every distinct text seen in one column, checked once, with its codes (kept across batches).
 
-    column: str
-    seen: dict[str, tuple[bool, Any]] = field(default_factory=dict)
+    Slot 0 stands for an empty cell; every other text gets the next slot. A batch's texts are
+    looked up among those already seen in one vectorised step, so only new texts reach Python.
+    """
 
-    def check(self, text: str) -> tuple[bool, Any]:
-        """Is a (trimmed, non-empty) cell valid on its own, and what value does it stand for?"""
-        hit = self.seen.get(text)
-        if hit is None:
-            hit = self.seen[text] = _check_cell(self.column, text)
-        return hit
+    def __init__(self, column: str, radix: int | None, region_code: dict[Region, int]) -> None:
+        self.column = column
+        self.radix = radix
+        self.region_code = region_code
+        self.value_set = pa.array([], type=pa.string())
+        self.texts: list[str] = []
+        self.where: dict[str, int] = {}
+        self.ok: list[bool] = [True]
+        self.present: list[bool] = [False]
+        self.code: list[int] = [self._code(None)]
+        self.num: list[int] = [self._num(None)]
+        self.md: list[int] = [0]
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
+
+    def _code(self, value: Any) -> int:
+        """The value's digit in the fact key (0: not given; a default counts as given)."""
+        if self.radix is None:
+            return 0
+        if self.column == "kva_codes":
+            return int(value is not None)
+        choices = _choices(self.column)
+        value = value if value is not None else _default(self.column)
+        return choices.index(value) + 1 if value in choices else 0
+
+    def _num(self, value: Any) -> int:
+        """The value as a number: region index, day number or age (-1 or MISSING_DAY when absent)."""
+        if self.column in ("region", "home_region"):
+            return self.region_code[value] if value is not None else -1
+        if self.column in ("date", "birth_date"):
+            return (value - EPOCH).days if value is not None else MISSING_DAY
+        if self.column == "age":
+            return int(value) if value is not None else -1
+        return 0
+
+    def _add(self, raw: str) -> None:
+        text = raw.strip(BLANK)
+        valid, value = _check_cell(self.column, text) if text else (True, None)
+        self.texts.append(raw)
+        self.ok.append(valid)
+        self.present.append(text != "")
+        self.code.append(self._code(value))
+        self.num.append(self._num(value))
+        self.md.append(value.year * 512 + value.month * 32 + value.day if isinstance(value, date) else 0)
+
+    def slots(self, array: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
+        """The slot of every row's text (new texts are checked and added first)."""
+        texts, idx = _texts(array)
+        dictionary = pa.array(texts, type=pa.string())
+        pos = pc.index_in(dictionary, value_set=self.value_set).fill_null(-1).to_numpy(zero_copy_only=False)
+        pos = pos.astype(np.int64) + 1
+        new = [i for i in np.flatnonzero(pos == 0).tolist() if texts[i] is not None]
+        if new:
+            for i in new:
+                text = texts[i] or ""
+                if text not in self.where:  # (a dictionary may hold a text twice)
+                    self._add(text)
+                    self.where[text] = len(self.texts)
+                pos[i] = self.where[text]
+            self.value_set = pa.array(self.texts, type=pa.string())
+            self._arrays = {}
+        return np.append(pos, 0)[idx]
+
+    def array(self, name: str) -> npt.NDArray[Any]:
+        """One of the per-slot tables as a NumPy array (rebuilt after new texts)."""
+        found = self._arrays.get(name)
+        if found is None:
+            kind = {"ok": np.bool_, "present": np.bool_, "code": np.int64, "num": np.int64, "md": np.int64}[name]
+            found = self._arrays[name] = np.array(getattr(self, name), dtype=kind)
+        return found
+
+
+@numba.njit(cache=True)
+def _accumulate(
+    slots: npt.NDArray[np.int64],
+    ok: npt.NDArray[np.bool_],
+    code: npt.NDArray[np.int64],
+    radix: int,
+    key: npt.NDArray[np.int64],
+    invalid: npt.NDArray[np.bool_],
+) -> None:
+    """Add one column's digit to every row's fact key and mark rows whose cell is not allowed."""
+    for i in range(len(slots)):
+        s = slots[i]
+        if not ok[s]:
+            invalid[i] = True
+        key[i] += code[s] * radix
 
 
 _REGIONS = {r.value: r for r in Region}
@@ -191,9 +274,8 @@ class Encoder:
             self.radix[column] = total
             total *= len(_choices(column)) + 1
         self.key_span = total
-        self.cells = {c: _Cells(c) for c in header if c in KNOWN_COLUMNS}
-        regions = list(Region)
-        self.region_code = {r: i for i, r in enumerate(regions)}
+        self.region_code = {r: i for i, r in enumerate(Region)}
+        self.cells = {c: _Cells(c, self.radix.get(c), self.region_code) for c in header if c in KNOWN_COLUMNS}
 
     def decode(self, key: int) -> tuple[dict[str, Any], Region, Service | None]:
         """The facts of a key, as a contact dict (without date), its region and service."""
@@ -226,60 +308,38 @@ class Encoder:
         n = batch.num_rows
         invalid = np.zeros(n, dtype=np.bool_)
         key = np.zeros(n, dtype=np.int64)
-        given: dict[str, npt.NDArray[np.bool_]] = {}
-        values: dict[str, tuple[list[Any], npt.NDArray[np.int64]]] = {}
-        for column in self.cells:
+        slots: dict[str, npt.NDArray[np.int64]] = {}
+        for column, cells in self.cells.items():
             if column == "patient_id":
                 continue
-            texts, idx = _texts(batch.column(column))
-            ok = np.empty(len(texts) + 1, dtype=np.bool_)
-            present = np.empty(len(texts) + 1, dtype=np.bool_)
-            decoded: list[Any] = []
-            for i, raw in enumerate(texts):
-                text = (raw or "").strip(BLANK)
-                present[i] = text != ""
-                valid, value = self.cells[column].check(text) if text else (True, None)
-                ok[i] = valid
-                decoded.append(value)
-            ok[-1], present[-1] = True, False  # null (index -1)
-            decoded.append(None)
-            invalid |= ~ok[idx]
-            given[column] = present[idx]
-            values[column] = (decoded, idx)
-            if column in self.radix:
-                choices = _choices(column)
-                default = _default(column)
-                lookup = {v: i + 1 for i, v in enumerate(choices)}
-                codes = np.array(
-                    [
-                        lookup.get(v if v is not None else default, 0) if column != "kva_codes" else int(v is not None)
-                        for v in decoded
-                    ],
-                    dtype=np.int64,
-                )
-                key += codes[idx] * self.radix[column]
+            rows = slots[column] = cells.slots(batch.column(column))
+            _accumulate(rows, cells.array("ok"), cells.array("code"), cells.radix or 0, key, invalid)
 
-        def gather(column: str, convert: Any, missing: int) -> I32:
-            if column not in values:
-                return np.full(n, missing, dtype=np.int32)
-            decoded, idx = values[column]
-            table = np.array([missing if v is None else convert(v) for v in decoded], dtype=np.int32)
-            return table[idx]
+        def gather(column: str, table: str, missing: int) -> npt.NDArray[np.int64]:
+            if column not in slots:
+                return np.full(n, missing, dtype=np.int64)
+            values: npt.NDArray[np.int64] = self.cells[column].array(table)[slots[column]]
+            return values
 
-        region = gather("region", lambda r: self.region_code[r], -1)
+        def given(column: str) -> npt.NDArray[np.bool_]:
+            if column not in slots:
+                return np.zeros(n, dtype=np.bool_)
+            values: npt.NDArray[np.bool_] = self.cells[column].array("present")[slots[column]]
+            return values
+
+        region = gather("region", "num", -1).astype(np.int32)
         invalid |= region < 0
-        day = gather("date", lambda d: (d - EPOCH).days, -(2**31))
-        invalid |= day == -(2**31)
-        home = gather("home_region", lambda r: self.region_code[r], -1)
-        birth = gather("birth_date", lambda d: (d - EPOCH).days, -(2**31))
-        has_age = given.get("age", np.zeros(n, dtype=np.bool_))
-        has_birth = birth != -(2**31)
-        invalid |= has_age == (given.get("birth_date", np.zeros(n, dtype=np.bool_)))  # both, or neither
+        day = gather("date", "num", MISSING_DAY).astype(np.int32)
+        invalid |= day == MISSING_DAY
+        home = gather("home_region", "num", -1).astype(np.int32)
+        birth = gather("birth_date", "num", MISSING_DAY).astype(np.int32)
+        has_birth = birth != MISSING_DAY
+        invalid |= given("age") == given("birth_date")  # both, or neither
         invalid |= has_birth & (birth > day)
-        age = gather("age", int, -1)
+        age = gather("age", "num", -1).astype(np.int32)
         if has_birth.any():
-            born = gather("birth_date", lambda d: d.year * 512 + d.month * 32 + d.day, 0)
-            on = gather("date", lambda d: d.year * 512 + d.month * 32 + d.day, 0)
+            born = gather("birth_date", "md", 0)
+            on = gather("date", "md", 0)
             years = on // 512 - born // 512 - ((on % 512) < (born % 512))
             age = np.where(has_birth & ~invalid, years, age).astype(np.int32)
         pid = batch.column("patient_id")
@@ -944,15 +1004,23 @@ def _write(
     summary.free_by_ceiling = int((reduced & (results["lowered"] > 0)).sum())
     summary.free_by_exemption = int((reduced & (results["lowered"] == 0)).sum())
 
-    # Lookup tables of the decisions, to spread over the rows with `take`.
-    def table(values: list[Any], kind: pa.DataType) -> pa.Array:
-        return pa.array(values or [None], type=kind)
+    # The decisions' values, spread over the rows by decision index (texts as dictionary columns).
+    def texts(values: list[str | None]) -> tuple[npt.NDArray[np.int32], pa.Array]:
+        """Per decision: the index of its text in a list without empties (-1: no text)."""
+        unique = sorted({v for v in values if v is not None})
+        where = {v: i for i, v in enumerate(unique)}
+        index = np.array([where[v] if v is not None else -1 for v in values] or [-1], dtype=np.int32)
+        return index, pa.array(unique, type=pa.string())
 
-    d_list_fee = table([d.list_fee for d in decided], pa.int32())
-    d_qualified = table([d.qualified for d in decided], pa.bool_())
-    d_registration = table([d.registration for d in decided], pa.string())
-    d_points = table([d.contact_points for d in decided], pa.string())
-    d_category = table([d.category for d in decided], pa.string())
+    def spread(table: tuple[npt.NDArray[np.int32], pa.Array], rows: npt.NDArray[np.int32]) -> pa.Array:
+        index = table[0][rows]
+        return pa.DictionaryArray.from_arrays(pa.array(np.maximum(index, 0), mask=index < 0), table[1])
+
+    d_list_fee = np.array([-1 if d.list_fee is None else d.list_fee for d in decided] or [-1], dtype=np.int32)
+    d_qualified = np.array([2 if d.qualified is None else int(d.qualified) for d in decided] or [2], dtype=np.int8)
+    d_registration = texts([d.registration for d in decided])
+    d_points = texts([d.contact_points for d in decided])
+    d_category = texts([d.category for d in decided])
     reasons: dict[int, str] = {}
 
     parquet_out = out.suffix.lower() == ".parquet"
@@ -984,19 +1052,21 @@ def _write(
                         reason = _conflict_text(start + i, columns, results, regions)
                     bad_rows.writerow([line, *(values.get(c, "") for c in header), reason])
             take = np.flatnonzero(keep)
-            kept = batch.select(header).take(pa.array(take))
+            kept = batch.select(header) if len(take) == n else batch.select(header).take(pa.array(take))
             index = take + start
-            d = pa.array(decision[index])
+            d = decision[index].astype(np.int32)
             f = fee[index]
+            lf = d_list_fee[d]
+            q = d_qualified[d]
             reason_cells = _reasons(decided, reasons, columns, results, decision, index, f < 0)
             holds = results["holds"][index]
             outcome = {
                 "fee": pa.array(f, mask=f < 0),
-                "list_fee": d_list_fee.take(d),
-                "qualified": d_qualified.take(d),
-                "registration": d_registration.take(d),
-                "contact_points": d_points.take(d),
-                "category": d_category.take(d),
+                "list_fee": pa.array(lf, mask=lf < 0),
+                "qualified": pa.array(q == 1, mask=q == 2),
+                "registration": spread(d_registration, d),
+                "contact_points": spread(d_points, d),
+                "category": spread(d_category, d),
                 "invoice_home_region": pa.array(columns["invoice"][index]),
                 "frikort": pa.array(holds == 1, mask=holds == 2),
                 "undetermined_reason": reason_cells,
@@ -1063,8 +1133,8 @@ def _reasons(
                 text = known[u] = _reason_text(decided[dec], bool(unknown), w, regions[r], on, a)
             texts.append(text)
         cells[np.flatnonzero(undetermined)] = codes
-    dictionary = pa.array([*texts, None] if len(rows) else [None], type=pa.string())
-    return dictionary.take(pa.array(np.where(cells < 0, len(dictionary) - 1, cells)))
+    indices = pa.array(np.maximum(cells, 0).astype(np.int32), mask=cells < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(texts if len(rows) else [], type=pa.string()))
 
 
 def _conflict_text(row: int, columns: dict[str, Any], results: dict[str, Any], regions: list[Region]) -> str:
