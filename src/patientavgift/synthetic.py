@@ -264,6 +264,8 @@ class Spec:
     ages: tuple[int, int] = (0, 95)
     other_home_share: float = 0.03
     """Share of patients registered in another region (their care is invoiced to the home region)."""
+    at_least_one: bool = True
+    """Every patient has at least one contact (False: the count is Poisson with the given mean, may be 0)."""
 
 
 def _dictionary(values: Sequence[str | None], index: np.ndarray) -> pa.DictionaryArray:
@@ -288,7 +290,10 @@ def generate(spec: Spec, seed: int) -> pa.Table:
     )
     home_texts = [spec.region.value, *(r.value for r in regions)]
     mix = spec.mix or MIXES[spec.region]
-    counts = 1 + rng.poisson(max(spec.contacts_per_patient - 1, 0), size=spec.patients)
+    if spec.at_least_one:
+        counts = 1 + rng.poisson(max(spec.contacts_per_patient - 1, 0), size=spec.patients)
+    else:
+        counts = rng.poisson(max(spec.contacts_per_patient, 0), size=spec.patients)
     n = int(counts.sum())
     patient = np.repeat(np.arange(spec.patients), counts)
     day = rng.integers(first, last + 1, size=n)
@@ -432,6 +437,7 @@ def rjh_written_2025(book: RuleBook, seed: int = 2025, visits_per_patient: float
             mix=[Template(visit.label, 1, service, visit.facts)],
             ages=RJH_AGES[service],
             other_home_share=0.0,
+            at_least_one=False,
         )
         extra = generate(visits, seed + i)  # same seed: same patients, ids and birth dates
         tables.append(extra)
@@ -453,7 +459,7 @@ def _exact_counts(base: pa.Table, per_patient: list[int], rng: np.random.Generat
 
 
 def written_contacts(table: pa.Table, start: date, end: date) -> dict[str, int]:
-    """Count the qualified written contacts of a register per service (for checking a preset)."""
+    """Count the written contacts (rows with mode `written`) of a register per service, within a period."""
     import pyarrow.compute as pc
 
     mask = pc.and_(
