@@ -675,7 +675,8 @@ def _batches(path: Path, header: list[str], columns: list[str] | None, exact: bo
     wanted = columns or header
     if path.suffix.lower() == ".parquet":
         schema = pq.read_schema(path)
-        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type)]
+        # Texts with few distinct values come as dictionaries; patient ids are nearly all distinct.
+        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and c != "patient_id"]
         yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(batch_size=BATCH_ROWS, columns=wanted)
         return
     if exact:
@@ -1075,7 +1076,9 @@ def _write(
             result = pa.Table.from_arrays([*kept.columns, *outcome.values()], names=[*header, *OUTCOME_COLUMNS])
             if parquet_out:
                 if writer is None:
-                    writer = pq.ParquetWriter(good, result.schema, write_statistics=False)
+                    plain = {"patient_id", "undetermined_reason"}
+                    dictionary = [c for c in result.column_names if c not in plain]
+                    writer = pq.ParquetWriter(good, result.schema, write_statistics=False, use_dictionary=dictionary)
                 writer.write_table(result)
             else:
                 frame = pl.from_arrow(result)
