@@ -21,6 +21,23 @@ import time
 from pathlib import Path
 
 
+def _generate(args: argparse.Namespace) -> None:
+    """Write the synthetic register (Parquet and CSV) and a sample of whole patients (CSV)."""
+    import pyarrow.compute as pc
+
+    from patientavgift import synthetic
+
+    began = time.perf_counter()
+    table = synthetic.benchmark_register(args.generate, seed=11)
+    folder = Path(args.out)
+    synthetic.write(table, folder / "register.parquet")
+    synthetic.write(table, folder / "register.csv")
+    ids = table.column("patient_id")
+    keep = pc.is_in(ids, value_set=pc.unique(ids).slice(0, max(args.sample // 5, 1)))
+    synthetic.write(table.filter(keep), folder / "sample.csv")
+    print(json.dumps({"rows": table.num_rows, "seconds": time.perf_counter() - began}))
+
+
 def _child(args: argparse.Namespace) -> None:
     """Price one register in this process and print one JSON line of figures."""
     from patientavgift import batch, register
@@ -66,54 +83,49 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[1_000_000, 10_000_000])
     parser.add_argument("--sample", type=int, default=20_000, help="contacts for the per-contact loop")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.generate:
+        _generate(args)
+        return
     if args.child:
         _child(args)
         return
 
-    import pyarrow.compute as pc
-
-    from patientavgift import synthetic
-
+    # Every step runs in its own process: the peak memory of a process carries over into the
+    # processes it starts, so the parent never holds a register itself.
     with tempfile.TemporaryDirectory(prefix="patientavgift-bench-") as tmp:
         folder = Path(tmp)
         print(f"{'register':<28}{'contacts':>12}{'seconds':>10}{'contacts/s':>14}{'peak MB':>10}")
         for size in args.sizes:
-            began = time.perf_counter()
-            table = synthetic.benchmark_register(size, seed=11)
-            parquet = synthetic.write(table, folder / f"synthetic-{size}.parquet")
-            made = time.perf_counter() - began
-            print(f"(generated {table.num_rows:,} synthetic contacts in {made:.1f} s)")
-            figures = _run("--source", str(parquet), "--out", str(folder / "priced.parquet"))
-            rate = figures["rows"] / figures["seconds"]
-            print(
-                f"{'Parquet → Parquet':<28}{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate:>14,.0f}{figures['peak_mb']:>10,.0f}"
-            )
-            csv_path = synthetic.write(table, folder / f"synthetic-{size}.csv")
-            figures = _run("--source", str(csv_path), "--out", str(folder / "priced.csv"))
-            rate_csv = figures["rows"] / figures["seconds"]
-            print(
-                f"{'CSV → CSV':<28}{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate_csv:>14,.0f}{figures['peak_mb']:>10,.0f}"
-            )
-            csv_path.unlink()
-            # The per-contact loop on a sample of whole patients of the same register.
-            ids = table.column("patient_id")
-            keep = pc.is_in(ids, value_set=pc.unique(ids).slice(0, max(args.sample // 5, 1)))
-            sample = synthetic.write(table.filter(keep), folder / "sample.csv")
+            made = _run("--generate", str(size), "--sample", str(args.sample), "--out", str(folder))
+            print(f"(generated {made['rows']:,.0f} synthetic contacts in {made['seconds']:.1f} s)")
+            rows = []
+            for label, source, out in (
+                ("Parquet → Parquet", "register.parquet", "priced.parquet"),
+                ("CSV → CSV", "register.csv", "priced.csv"),
+            ):
+                figures = _run("--source", str(folder / source), "--out", str(folder / out))
+                rate = figures["rows"] / figures["seconds"]
+                rows.append(rate)
+                line = f"{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate:>14,.0f}{figures['peak_mb']:>10,.0f}"
+                print(f"{label:<28}{line}")
+            sample = folder / "sample.csv"
             loop = _run("--loop", "--source", str(sample), "--out", str(folder / "loop.csv"))
             _run("--source", str(sample), "--out", str(folder / "fast.csv"))
             loop_rate = loop["rows"] / loop["seconds"]
             same = _fees(folder / "loop.csv") == _fees(folder / "fast.csv")
+            line = f"{loop['rows']:>12,.0f}{loop['seconds']:>10.2f}{loop_rate:>14,.0f}{loop['peak_mb']:>10,.0f}"
+            print(f"{'per-contact loop (sample)':<28}{line}")
             print(
-                f"{'per-contact loop (sample)':<28}{loop['rows']:>12,.0f}{loop['seconds']:>10.2f}{loop_rate:>14,.0f}{loop['peak_mb']:>10,.0f}"
+                f"speed-up over the per-contact loop: Parquet {rows[0] / loop_rate:,.0f}×, CSV {rows[1] / loop_rate:,.0f}×; "
+                f"sample fees identical both ways: {same}"
             )
-            print(
-                f"speed-up (Parquet end to end vs per-contact loop): {rate / loop_rate:,.0f}×; sample fees identical: {same}"
-            )
-            parquet.unlink()
+            for name in ("register.parquet", "register.csv", "priced.parquet", "priced.csv"):
+                (folder / name).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
