@@ -106,3 +106,13 @@ def test_parquet_register_is_priced_the_same(tmp_path: Path, capsys: object) -> 
     with (tmp_path / "priced.rejects.csv").open(encoding="utf-8") as f:
         assert [row["line"] for row in csv.DictReader(f)] == ["8", "9", "10"]
     assert "patients reaching the high-cost ceiling: 1" in capsys.readouterr().out  # type: ignore[attr-defined]
+
+
+def test_per_contact_pricing_refuses_parquet_output(tmp_path: Path, capsys: object) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text(HEADER + ROWS[0] + "\n", encoding="utf-8")
+    code = main(["price", str(register), "--out", str(tmp_path / "priced.parquet"), "--per-contact"])
+    assert code == 2
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "priced.parquet" in err and "CSV only" in err
+    assert not (tmp_path / "priced.parquet").exists()

@@ -357,7 +357,9 @@ def price_register(
     rejects: Path | None = None,
     progress: TextIO | None = sys.stderr,
 ) -> Summary:
-    """Read, validate and price a register; write the priced rows and the rejected ones."""
+    """Read, validate and price a register contact by contact; write the priced rows (CSV) and the rejected ones."""
+    if out.suffix.lower() == ".parquet":
+        raise RegisterError(f"{out}: pricing contact by contact writes CSV only; give --out a .csv name")
     header, rows = read_rows(register)
     summary = Summary(ignored_columns=[c for c in header if c not in KNOWN_COLUMNS])
     valid: list[Row] = []
