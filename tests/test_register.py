@@ -116,3 +116,22 @@ def test_per_contact_pricing_refuses_parquet_output(tmp_path: Path, capsys: obje
     err = capsys.readouterr().err  # type: ignore[attr-defined]
     assert "priced.parquet" in err and "CSV only" in err
     assert not (tmp_path / "priced.parquet").exists()
+
+
+def test_rows_with_too_few_or_too_many_fields_are_rejected(tmp_path: Path, capsys: object) -> None:
+    """A short or long row is rejected with its line and the count of fields; the other rows are priced."""
+    register = tmp_path / "register.csv"
+    short = "p6,vgr,vardval_rehab,2026-02-10"
+    long = ROWS[0].replace("p1,", "p7,", 1) + ",surplus"
+    register.write_text(HEADER + "\n".join([ROWS[0], short, long]) + "\n", encoding="utf-8")
+    for extra in ([], ["--per-contact"]):
+        out = tmp_path / "priced.csv"
+        assert main(["price", str(register), "--out", str(out), *extra]) == 0
+        with (tmp_path / "priced.rejects.csv").open(encoding="utf-8") as f:
+            reasons = {row["line"]: row["reason"] for row in csv.DictReader(f)}
+        assert reasons == {
+            "3": "the row has 4 fields but the header has 13",
+            "4": "the row has 14 fields but the header has 13",
+        }
+        with out.open(encoding="utf-8") as f:
+            assert [row["fee"] for row in csv.DictReader(f)] == ["160"]

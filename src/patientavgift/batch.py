@@ -683,24 +683,30 @@ def _batches(path: Path, header: list[str], columns: list[str] | None, exact: bo
         yield from _exact_batches(path, header, wanted)
         return
 
-    def ragged(row: Any) -> str:
-        raise _Ragged(row.text)
+    ragged: list[str] = []
+
+    def skip(row: Any) -> str:
+        ragged.append(str(row.text))  # noted, and the whole read starts over with the exact reader
+        return "skip"
 
     types = {c: pa.dictionary(pa.int32(), pa.string()) if c != "patient_id" else pa.string() for c in wanted}
-    reader = pa_csv.open_csv(
-        path,
-        read_options=pa_csv.ReadOptions(block_size=32 << 20),
-        parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=ragged),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=types, include_columns=wanted, strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-    )
     try:
-        yield from reader
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=32 << 20),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=types, include_columns=wanted, strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+        for batch in reader:
+            if ragged:
+                raise _Ragged(ragged[0])
+            yield batch
     except pa.ArrowInvalid as exc:
-        if isinstance(exc.__context__, _Ragged) or "_Ragged" in str(exc):
-            raise _Ragged(str(exc)) from None
         raise RegisterError(f"{path}: cannot be read as CSV ({exc})") from None
+    if ragged:
+        raise _Ragged(ragged[0])
 
 
 PROBLEM = "__problem__"
