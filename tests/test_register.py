@@ -135,3 +135,15 @@ def test_rows_with_too_few_or_too_many_fields_are_rejected(tmp_path: Path, capsy
         }
         with out.open(encoding="utf-8") as f:
             assert [row["fee"] for row in csv.DictReader(f)] == ["160"]
+
+
+def test_a_register_with_only_a_header_gives_empty_outputs(tmp_path: Path, capsys: object) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text(HEADER, encoding="utf-8")
+    out = tmp_path / "priced.csv"
+    assert main(["price", str(register), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        HEADER.strip() + ",fee,list_fee,qualified,registration,"
+        "contact_points,category,invoice_home_region,frikort,undetermined_reason"
+    ]
+    assert "contacts read: 0" in capsys.readouterr().out  # type: ignore[attr-defined]

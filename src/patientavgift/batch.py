@@ -748,8 +748,9 @@ class _Columns:
     problem: dict[int, str] = field(default_factory=dict)
 
     def joined(self) -> dict[str, Any]:
+        kinds = {"invalid": np.bool_, "exempt_unknown": np.bool_, "invoice": np.bool_, "region": np.int8}
         return {
-            name: np.concatenate(parts) if parts else np.zeros(0)
+            name: np.concatenate(parts) if parts else np.zeros(0, dtype=kinds.get(name, np.int32))
             for name, parts in vars(self).items()
             if isinstance(parts, list)
         }
