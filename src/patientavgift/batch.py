@@ -23,12 +23,13 @@ tests check this on random registers); only the way there differs.
 
 from __future__ import annotations
 
+import csv
 import math
 import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -47,7 +48,17 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from .engine import Decision, Selection, _exempt, decide, period_end
+from .engine import (
+    UNKNOWN_EARLIER_CEILING,
+    UNKNOWN_EARLIER_FEE,
+    Decision,
+    Selection,
+    _exempt,
+    decide,
+    no_age_rules,
+    no_ceiling,
+    period_end,
+)
 from .model import FACT_TYPES, Contact, Patient, Programme, ProgrammeKind, Region, Service
 from .register import (
     BLANK,
@@ -251,7 +262,6 @@ def _bool_text(array: pa.Array) -> pa.Array:
 class _Encoded:
     """One batch of rows as codes: what the rules and the ceiling need, nothing else."""
 
-    start: int  # index of the first row of the batch in the register (line = index + 2)
     invalid: npt.NDArray[np.bool_]
     key: I64  # the facts of the contact as one number (mixed radix over FACT_COLUMNS)
     day: I32  # contact date, days since 1970-01-01
@@ -266,7 +276,6 @@ class Encoder:
     """Turns register batches into codes; remembers every distinct cell text it has checked."""
 
     def __init__(self, header: list[str]) -> None:
-        self.header = header
         self.fact_columns = [c for c in FACT_COLUMNS if c in header]
         self.radix: dict[str, int] = {}
         total = 1
@@ -303,7 +312,7 @@ class Encoder:
         assert region is not None
         return facts, region, service
 
-    def encode(self, batch: pa.RecordBatch | pa.Table, start: int) -> _Encoded:
+    def encode(self, batch: pa.RecordBatch | pa.Table) -> _Encoded:
         """Check every cell of a batch and turn the rows into codes (a row with a bad cell is invalid)."""
         n = batch.num_rows
         invalid = np.zeros(n, dtype=np.bool_)
@@ -349,7 +358,7 @@ class Encoder:
             pid = pc.cast(pid, pa.string())
         pid = pc.utf8_trim(pid, BLANK)
         invalid |= pc.fill_null(pc.equal(pid, ""), True).to_numpy(zero_copy_only=False)
-        return _Encoded(start, invalid, key, day, age, region, home, birth, pid)
+        return _Encoded(invalid, key, day, age, region, home, birth, pid)
 
 
 # --------------------------------------------------------------------------- rules over columns
@@ -416,8 +425,8 @@ class Rules:
         self.encoder = encoder
         self.bounds = boundaries(book)
         self.segments = len(self.bounds) + 1
-        if encoder.key_span * self.segments >= 2**62:
-            raise RegisterError("the register has more fact columns than the pricing key can hold")
+        # Every fact column of the vocabulary fits: about 10**14 combinations times a few hundred segments.
+        assert encoder.key_span * self.segments < 2**62, "the fact key no longer fits in 64 bits"
         self.decided: list[Decided] = []
         self._index: dict[Decided, int] = {}
         self._by_segment: dict[int, int] = {}  # key * segments + segment -> decision (-1: decide per day)
@@ -444,74 +453,76 @@ class Rules:
         contact = Contact.model_validate({**facts, "date": on})
         return decide(self.book, contact, region, service, self.chosen)
 
+    def _segment_decision(self, combined: int) -> int:
+        """The decision of a (key, segment); -1 when it must be decided per day (its reasons may name the day)."""
+        key, segment = divmod(combined, self.segments)
+        d = self._decide(key, self.day_of(segment))
+        return -1 if d.list_fee is None or d.reasons else self._store(d)
+
     def decisions(self, key: I64, day: I32, segment: I32) -> I32:
         """The decision index of every row (rows must be valid)."""
-        out = np.empty(len(key), dtype=np.int32)
-        if len(key) == 0:
-            return out
-        combined = key * self.segments + segment
-        codes, uniques = pd.factorize(combined)
-        table = np.empty(len(uniques), dtype=np.int32)
-        for i, u in enumerate(uniques.tolist()):
-            hit = self._by_segment.get(u)
-            if hit is None:
-                k, s = divmod(u, self.segments)
-                d = self._decide(k, self.day_of(s))
-                hit = -1 if d.list_fee is None or d.reasons else self._store(d)
-                self._by_segment[u] = hit
-            table[i] = hit
-        out[:] = table[codes]
+        out = _per_distinct(key * self.segments + segment, self._by_segment, self._segment_decision, np.int32)
         per_day = np.flatnonzero(out < 0)
         if len(per_day):
-            kcodes, kuniques = pd.factorize(key[per_day])
-            base = int(day[per_day].min())
-            pair = kcodes.astype(np.int64) * (int(day[per_day].max()) - base + 1) + (day[per_day] - base)
-            pcodes, puniques = pd.factorize(pair)
-            span = int(day[per_day].max()) - base + 1
-            ptable = np.empty(len(puniques), dtype=np.int32)
-            for i, u in enumerate(puniques.tolist()):
-                kc, offset = divmod(u, span)
+            keys, days = key[per_day], day[per_day]
+            kcodes, kuniques = pd.factorize(keys)
+            base, span = int(days.min()), int(days.max() - days.min()) + 1
+
+            def on_day(pair: int) -> int:
+                kc, offset = divmod(pair, span)
                 k, dn = int(kuniques[kc]), base + offset
                 hit = self._by_day.get((k, dn))
                 if hit is None:
                     hit = self._by_day[(k, dn)] = self._store(self._decide(k, EPOCH + timedelta(days=dn)))
-                ptable[i] = hit
-            out[per_day] = ptable[pcodes]
+                return hit
+
+            pairs = kcodes.astype(np.int64) * span + (days - base)
+            out[per_day] = _per_distinct(pairs, {}, on_day, np.int32)
         return out
+
+    def _exemption(self, combined: int) -> int:
+        rest, age = divmod(combined, AGE_SPAN)
+        region, segment = divmod(rest, self.segments)
+        free, _, _ = _exempt(self.book, self.regions[region], age, self.day_of(segment))
+        return 2 if free is None else int(free)
 
     def exemptions(self, region: I32, segment: I32, age: I32) -> I8:
         """Per row: 1 free by age, 0 not, 2 cannot be told (no age rules in force)."""
-        combined = (region.astype(np.int64) * self.segments + segment) * 16384 + age
-        codes, uniques = pd.factorize(combined)
-        table = np.empty(len(uniques), dtype=np.int8)
-        for i, u in enumerate(uniques.tolist()):
-            hit = self._exempt.get(u)
-            if hit is None:
-                rest, a = divmod(u, 16384)
-                r, s = divmod(rest, self.segments)
-                free, _, _ = _exempt(self.book, self.regions[r], a, self.day_of(s))
-                hit = self._exempt[u] = 2 if free is None else int(free)
-            table[i] = hit
-        out: I8 = table[codes]
-        return out
+        combined = (region.astype(np.int64) * self.segments + segment) * AGE_SPAN + age
+        return _per_distinct(combined, self._exempt, self._exemption, np.int8)
+
+    def _ceiling_amount(self, combined: int) -> int:
+        region, segment = divmod(combined, self.segments)
+        amount = self.book.ceiling(self.regions[region], self.day_of(segment))
+        return -1 if amount is None else amount.amount
 
     def ceilings(self, region: I32, segment: I32) -> I32:
         """Per row: the ceiling amount in force in the care region on the day (-1: none in the data)."""
-        combined = region.astype(np.int64) * self.segments + segment
-        codes, uniques = pd.factorize(combined)
-        table = np.empty(len(uniques), dtype=np.int32)
-        for i, u in enumerate(uniques.tolist()):
-            hit = self._ceiling.get(u)
-            if hit is None:
-                r, s = divmod(u, self.segments)
-                amount = self.book.ceiling(self.regions[r], self.day_of(s))
-                hit = self._ceiling[u] = -1 if amount is None else amount.amount
-            table[i] = hit
-        out: I32 = table[codes]
-        return out
+        return _per_distinct(
+            region.astype(np.int64) * self.segments + segment, self._ceiling, self._ceiling_amount, np.int32
+        )
 
-    def list_fees(self) -> I32:
-        return np.array([-1 if d.list_fee is None else d.list_fee for d in self.decided] or [0], dtype=np.int32)
+
+def list_fees(decided: list[Decided]) -> I32:
+    """The list fee of each decision, by decision index (-1: undetermined)."""
+    return np.array([-1 if d.list_fee is None else d.list_fee for d in decided] or [-1], dtype=np.int32)
+
+
+AGE_SPAN = 16384
+"""Ages are packed below this in the exemption key (a birth date gives at most about 10 000 years)."""
+
+
+def _per_distinct(keys: I64, cache: dict[int, int], compute: Callable[[int], int], kind: Any) -> npt.NDArray[Any]:
+    """`compute(key)` once per distinct key (remembered in `cache` across batches), spread over the rows."""
+    codes, uniques = pd.factorize(keys)
+    values = []
+    for u in uniques.tolist():
+        if u not in cache:
+            cache[u] = compute(u)
+        values.append(cache[u])
+    table: npt.NDArray[Any] = np.array(values, dtype=kind)
+    out: npt.NDArray[Any] = table[codes]
+    return out
 
 
 # --------------------------------------------------------------------------- the ceiling, per patient
@@ -713,8 +724,6 @@ PROBLEM = "__problem__"
 
 
 def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator[pa.RecordBatch]:
-    import csv
-
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         next(reader, None)
@@ -860,7 +869,7 @@ def _price_pass(
     bar = _progress(total, "reading and applying the rules", show, progress)
     start = 0
     for batch in _batches(register, header, known if not exact else None, exact):
-        enc = encoder.encode(batch, start)
+        enc = encoder.encode(batch)
         n = batch.num_rows
         if exact:
             for i, problem in enumerate(batch.column(PROBLEM).to_pylist()):
@@ -871,7 +880,7 @@ def _price_pass(
         decision = np.full(n, -1, dtype=np.int32)
         segment = np.searchsorted(rules.bounds, enc.day, side="right").astype(np.int32)
         decision[valid] = rules.decisions(enc.key[valid], enc.day[valid], segment[valid])
-        fees = rules.list_fees()
+        fees = list_fees(rules.decided)
         list_fee = np.where(decision >= 0, fees[np.maximum(decision, 0)], -1)
         exempt = np.zeros(n, dtype=np.int8)
         exempt[valid] = rules.exemptions(enc.region[valid], segment[valid], enc.age[valid])
@@ -930,12 +939,10 @@ def _price_pass(
     }
     patients = np.zeros(2, dtype=np.int64)
     bar = _progress(buckets, "pricing patients (buckets)", show and buckets > 1, progress)
-    parts: list[pa.Table] = []
     if writers:
         for k in range(buckets):
             with pa.memory_map(str(spill / f"bucket-{k}.arrow")) as source:
-                parts = [ipc.open_file(source).read_all()]
-                patients += _scatter(parts[0], book.period_months(), results)
+                patients += _scatter(ipc.open_file(source).read_all(), book.period_months(), results)
             (spill / f"bucket-{k}.arrow").unlink()
             if bar is not None:
                 bar.update(1)
@@ -962,8 +969,6 @@ def _scatter(table: pa.Table, months: int, results: dict[str, Any]) -> npt.NDArr
 
 def _reason_text(d: Decided, exempt_unknown: bool, why: int, region: Region, on: date, age: int) -> str:
     """The `undetermined_reason` cell, worded as `register.outcome_cells` words it."""
-    from .engine import UNKNOWN_EARLIER_CEILING, UNKNOWN_EARLIER_FEE, no_age_rules, no_ceiling
-
     reasons = list(d.reasons)
     if exempt_unknown:
         reasons.append(no_age_rules(region, on, age))
@@ -993,15 +998,14 @@ def _write(
     progress: TextIO | None,
 ) -> None:
     """Read the register again and write each row to the output or the rejects file, in file order."""
-    import csv
-
     decided: list[Decided] = columns["decided"]
     regions = list(Region)
     invalid = columns["invalid"]
     rejected = invalid | (results["conflict"] > 0)
     fee = results["fee"]
     decision = np.maximum(columns["decision"], 0)
-    list_fee = np.array([-1 if d.list_fee is None else d.list_fee for d in decided] or [-1], dtype=np.int32)[decision]
+    d_list_fee = list_fees(decided)
+    list_fee = d_list_fee[decision]
     priced = ~rejected
     summary.read = len(rejected)
     summary.rejected = int(rejected.sum())
@@ -1024,7 +1028,6 @@ def _write(
         index = table[0][rows]
         return pa.DictionaryArray.from_arrays(pa.array(np.maximum(index, 0), mask=index < 0), table[1])
 
-    d_list_fee = np.array([-1 if d.list_fee is None else d.list_fee for d in decided] or [-1], dtype=np.int32)
     d_qualified = np.array([2 if d.qualified is None else int(d.qualified) for d in decided] or [2], dtype=np.int8)
     d_registration = texts([d.registration for d in decided])
     d_points = texts([d.contact_points for d in decided])
