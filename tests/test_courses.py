@@ -1,10 +1,11 @@
 """Whole internet-treatment courses priced per region (patientavgift.courses).
 
 Expected amounts are read off the source documents and the reference facts, not off the code:
-seed 001 is Region Skåne's page "Digitala vårdkontakter samt internetbaserade behandlingar", seed 000
-Region Jämtland Härjedalen's proposal "Sänkt patientavgift för skriftlig distanskontakt", seed 003
-VGR's Vårdval Rehab routine for distance contacts and seed 004 Västerbotten's final report on
-internet-based support and treatment; "facts" is shared/reference/facts.md.
+"Skåne" is Region Skåne's page "Digitala vårdkontakter samt internetbaserade behandlingar" (undated
+web page), "JH" Region Jämtland Härjedalen's proposal "Sänkt patientavgift för skriftlig
+distanskontakt" (2025), "VGR" Västra Götalandsregionen's routine "Registrering av distanskontakter,
+fr o m 240401, Vårdval Rehab" (version 6.0) and "Västerbotten" the county council's final report
+"Avgifter och ersättning vid internetbehandling" (2016); "facts" is the handbook's reference facts.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def test_steps_are_dated_week_by_week_from_the_start(start: date) -> None:
 
 
 def test_every_programme_step_meets_skanes_basic_requirements() -> None:
-    # Seed 001, "Grundkrav": ordered by licensed staff, approved in Region Skåne's process,
+    # Skåne, "Grundkrav": ordered by licensed staff, approved in Region Skåne's process,
     # therapist support, login via 1177.
     for step in cs.course_steps(cs.START):
         p = step.contact.programme
@@ -83,7 +84,7 @@ def test_every_programme_step_meets_skanes_basic_requirements() -> None:
 
 
 def test_each_region_is_priced_where_its_rules_are_in_force(book: RuleBook) -> None:
-    # Västerbotten's decided rules for internet treatment are from 2017–2019 (seed 004: decided June
+    # Västerbotten's decided rules for internet treatment are from 2017–2019 (Västerbotten: decided June
     # 2016 for January 2017; facts §6.1: another fee from 2020), the others are in force in 2026.
     assert cs.start_for(Region.vasterbotten).year == 2018
     for region in covered_regions(book):
@@ -96,7 +97,7 @@ def test_each_region_is_priced_where_its_rules_are_in_force(book: RuleBook) -> N
 
 
 def test_skane_charges_only_the_booked_visits_and_the_therapists_follow_up(book: RuleBook) -> None:
-    # Seed 001, "Internetbaserade behandlingar (oavsett kontakttyp)": 200 kronor, taken at the first
+    # Skåne, "Internetbaserade behandlingar (oavsett kontakttyp)": 200 kronor, taken at the first
     # booked visit, the last booked visit and booked follow-ups the therapist initiates; the
     # patient's own work and the check-ins are no such occasion (facts §4.2; cases/skane/ikbt-path-2025).
     expected = {
@@ -114,7 +115,7 @@ def test_skane_charges_only_the_booked_visits_and_the_therapists_follow_up(book:
 
 
 def test_skane_short_course_without_follow_up(book: RuleBook) -> None:
-    # Seed 001: first and last booked visit, 200 kronor each; 400 kr is below the 2026 ceiling.
+    # Skåne: first and last booked visit, 200 kronor each; 400 kr is below the 2026 ceiling.
     assert cs.course_totals(book, course=cs.IKBT_5, regions=[Region.skane])["Summa betalt"].tolist() == [400]
 
 
@@ -122,7 +123,7 @@ def test_skane_short_course_without_follow_up(book: RuleBook) -> None:
 
 
 def test_jamtland_harjedalen_decided_unit_fee_reaches_the_ceiling(book: RuleBook) -> None:
-    # Seed 000, "Ärendebeskrivning": a written distance contact costs the same as a visit, 400 kronor
+    # JH, "Ärendebeskrivning": a written distance contact costs the same as a visit, 400 kronor
     # (the proposal's patient path keeps 400 kr for the visits in 2026); own work in the modules is
     # free (facts §1.2). Ceiling 2026: 1 450 kr (facts §2.2); the crossing fee is partial (facts §2.3):
     # 400 + 400 + 400 + 250, then frikort.
@@ -134,7 +135,7 @@ def test_jamtland_harjedalen_decided_unit_fee_reaches_the_ceiling(book: RuleBook
 
 
 def test_jamtland_harjedalen_proposal_lowers_the_short_course(book: RuleBook) -> None:
-    # Seed 000, "Förslag på sänkt patientavgift": 100 kr per qualified written check-in, 400 kr for the
+    # JH, "Förslag på sänkt patientavgift": 100 kr per qualified written check-in, 400 kr for the
     # first and the last visit: 400 + 5 × 100 + 400 = 1 300 kr, below the 1 450 kr ceiling.
     # Decided rules: 400 per check-in, so the ceiling (1 450 kr) is reached.
     decided = cs.course_totals(book, "none", cs.IKBT_5, regions=[Region.jamtland_harjedalen])
@@ -145,7 +146,7 @@ def test_jamtland_harjedalen_proposal_lowers_the_short_course(book: RuleBook) ->
 
 
 def test_jamtland_harjedalen_proposal_does_not_change_the_long_course(book: RuleBook) -> None:
-    # Seed 000: "i det läget har patienten oftast uppnått högkostnadsskyddsnivån". With the booked
+    # JH: "i det läget har patienten oftast uppnått högkostnadsskyddsnivån". With the booked
     # phone follow-up at the unit fee (facts §1.2, 400 kr) the eight-week course still reaches 1 450 kr:
     # 400 + 4 × 100 + 400 + 3 × 100 = 1 500 > 1 450.
     frame = cs.course_totals(book, [RJH_PROPOSAL], regions=[Region.jamtland_harjedalen])
@@ -158,7 +159,7 @@ def test_jamtland_harjedalen_proposal_does_not_change_the_long_course(book: Rule
 
 
 def test_vgr_leaves_platform_work_undetermined_but_the_ceiling_is_reached(book: RuleBook) -> None:
-    # Seed 003: video individual 200 kr; a written or phone contact that replaces a visit 160 kr
+    # VGR: video individual 200 kr; a written or phone contact that replaces a visit 160 kr
     # (facts §5.3). No VGR fee for iKBT modules was found (facts §5.5), so module steps are
     # undetermined. Without them: 200 + 8 × 160 + 160 + 200 = 1 840 kr, above the 1 450 kr ceiling,
     # so the total is at least and at most 1 450 kr.
@@ -174,7 +175,7 @@ def test_vgr_leaves_platform_work_undetermined_but_the_ceiling_is_reached(book: 
 
 
 def test_vgr_short_course_bounds(book: RuleBook) -> None:
-    # Seed 003: 200 + 5 × 160 + 200 = 1 200 kr without the modules; at most the 1 450 kr ceiling.
+    # VGR: 200 + 5 × 160 + 200 = 1 200 kr without the modules; at most the 1 450 kr ceiling.
     frame = cs.course_totals(book, course=cs.IKBT_5, regions=[Region.vgr])
     assert (frame["Minst"].tolist(), frame["Högst"].tolist()) == ([1200], [1450])
     assert frame["Summan"].tolist() == ["ej avgjort: minst 1\u00a0200 kr, högst 1\u00a0450 kr (taket)"]
@@ -184,7 +185,7 @@ def test_vgr_short_course_bounds(book: RuleBook) -> None:
 
 
 def test_vasterbotten_charges_per_completed_module(book: RuleBook) -> None:
-    # Seed 004 §3.3.4: 200 kronor per completed section (avsnitt) of a treatment programme; the fee
+    # Västerbotten §3.3.4: 200 kronor per completed section (avsnitt) of a treatment programme; the fee
     # is per section, so the written feedback is not charged; the booked visits are left to the
     # ordinary tariff, which is not in the sources. Ceiling 2018: 1 100 kr (facts §2.2), which the
     # eight modules alone exceed (1 600 kr).

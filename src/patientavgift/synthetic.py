@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .model import Region, Service
+from .register import CONTACT_COLUMNS, PROGRAMME_COLUMNS
 from .rules import RuleBook
 
 EPOCH = date(1970, 1, 1)
@@ -37,6 +39,15 @@ class Template:
 
 def _t(label: str, weight: float, service: Service | None, **facts: str) -> Template:
     return Template(label, weight, service, {k.replace("__", "."): v for k, v in facts.items()})
+
+
+VGR: dict[str, Any] = {
+    "service": Service.vardval_rehab,
+    "initiated_by": "patient",
+    "resolved_by_booking_or_referral": "false",
+    "staff": "licensed",
+}
+"""What the VGR contacts of the mix share: Vårdval Rehab, started by the patient, licensed staff."""
 
 
 PROGRAMME = {
@@ -73,63 +84,34 @@ MIXES: dict[Region, list[Template]] = {
         _t("eget arbete i plattformen", 5, Service.primary_care, mode="platform", programme__kind="treatment"),
     ],
     Region.vgr: [
-        _t(
-            "bokat telefonsamtal som ersätter besök",
-            35,
-            Service.vardval_rehab,
-            mode="phone",
-            booked="true",
-            initiated_by="patient",
-            medical_assessment="true",
-            resolved_by_booking_or_referral="false",
-            staff="licensed",
-        ),
+        _t("bokat telefonsamtal som ersätter besök", 35, **VGR, mode="phone", booked="true", medical_assessment="true"),
         _t(
             "skriftlig kontakt med bedömning (ZV051)",
             20,
-            Service.vardval_rehab,
+            **VGR,
             mode="written",
             booked="true",
-            initiated_by="patient",
             medical_assessment="true",
-            resolved_by_booking_or_referral="false",
-            staff="licensed",
             kva_codes="ZV051",
         ),
         _t(
             "videobesök",
             20,
-            Service.vardval_rehab,
+            **VGR,
             mode="video",
             booked="true",
-            initiated_by="patient",
             medical_assessment="true",
-            resolved_by_booking_or_referral="false",
-            staff="licensed",
             kva_codes="ZV051",
             visit_form="individual",
         ),
-        _t(
-            "telefonsamtal utan bedömning",
-            15,
-            Service.vardval_rehab,
-            mode="phone",
-            booked="false",
-            initiated_by="patient",
-            medical_assessment="false",
-            resolved_by_booking_or_referral="false",
-            staff="licensed",
-        ),
+        _t("telefonsamtal utan bedömning", 15, **VGR, mode="phone", booked="false", medical_assessment="false"),
         _t(
             "skriftlig fråga som leder till bokning",
             10,
-            Service.vardval_rehab,
+            **{**VGR, "resolved_by_booking_or_referral": "true"},
             mode="written",
             booked="false",
-            initiated_by="patient",
             medical_assessment="true",
-            resolved_by_booking_or_referral="true",
-            staff="licensed",
         ),
     ],
     Region.skane: [
@@ -223,32 +205,12 @@ MIXES: dict[Region, list[Template]] = {
 }
 """Assumed mixes of contact types per region (weights are relative; no source gives them)."""
 
-COLUMNS = [
-    "patient_id",
-    "region",
-    "service",
-    "date",
-    "birth_date",
-    "home_region",
-    "mode",
-    "booked",
-    "initiated_by",
-    "realtime",
-    "medical_assessment",
-    "resolved_by_booking_or_referral",
-    "fee_info_given",
-    "purpose",
-    "visit_form",
-    "staff",
-    "profession",
-    "kva_codes",
-    "programme.kind",
-    "programme.ordered_by_licensed",
-    "programme.approved_by_region",
-    "programme.therapist_support",
-    "programme.login_1177",
-    "programme_event",
-]
+PATIENT_COLUMNS = ["patient_id", "region", "service", "date", "birth_date", "home_region"]
+
+
+def _fact_columns(mix: Sequence[Template]) -> list[str]:
+    """The fact columns a mix uses, in the register's order."""
+    return [c for c in (*CONTACT_COLUMNS, *PROGRAMME_COLUMNS) if any(c in t.facts for t in mix)]
 
 
 @dataclass
@@ -266,6 +228,8 @@ class Spec:
     """Share of patients registered in another region (their care is invoiced to the home region)."""
     at_least_one: bool = True
     """Every patient has at least one contact (False: the count is Poisson with the given mean, may be 0)."""
+    counts: list[int] | None = None
+    """Exactly this many contacts per patient (instead of drawing them)."""
 
 
 def _dictionary(values: Sequence[str | None], index: np.ndarray) -> pa.DictionaryArray:
@@ -290,7 +254,9 @@ def generate(spec: Spec, seed: int) -> pa.Table:
     )
     home_texts = [spec.region.value, *(r.value for r in regions)]
     mix = spec.mix or MIXES[spec.region]
-    if spec.at_least_one:
+    if spec.counts is not None:
+        counts = np.array(spec.counts, dtype=np.int64)
+    elif spec.at_least_one:
         counts = 1 + rng.poisson(max(spec.contacts_per_patient - 1, 0), size=spec.patients)
     else:
         counts = rng.poisson(max(spec.contacts_per_patient, 0), size=spec.patients)
@@ -309,9 +275,8 @@ def generate(spec: Spec, seed: int) -> pa.Table:
         "birth_date": _days(born).take(pa.array(patient)),
         "home_region": _dictionary(home_texts, home[patient]),
     }
-    for column in COLUMNS:
-        if column not in columns:
-            columns[column] = _dictionary([t.facts.get(column) for t in mix], kind)
+    for column in _fact_columns(mix):
+        columns[column] = _dictionary([t.facts.get(column) for t in mix], kind)
     table = pa.table(columns)
     return table.replace_schema_metadata(
         {"synthetic": "true", "generator": "patientavgift.synthetic", "seed": str(seed)}
@@ -340,7 +305,7 @@ def write(table: pa.Table, path: Path) -> Path:
 def concat(tables: Sequence[pa.Table]) -> pa.Table:
     """Several synthetic registers as one (the dictionaries are unified)."""
     plain = [t.cast(pa.schema([(n, pa.string()) for n in t.column_names])) for t in tables]
-    return pa.concat_tables(plain).replace_schema_metadata({"synthetic": "true"})
+    return pa.concat_tables(plain, promote_options="default").replace_schema_metadata({"synthetic": "true"})
 
 
 # --------------------------------------------------------------------------- presets
@@ -385,6 +350,9 @@ def rjh_figures(book: RuleBook) -> dict[str, object]:
     return dict(figures)
 
 
+JH = Region.jamtland_harjedalen
+
+
 def rjh_written_2025(book: RuleBook, seed: int = 2025, visits_per_patient: float = 2.0) -> pa.Table:
     """Synthetic contacts of Jämtland Härjedalen, January–May 2025, matching the proposal's statistics.
 
@@ -398,13 +366,8 @@ def rjh_written_2025(book: RuleBook, seed: int = 2025, visits_per_patient: float
     total = int(str(figures["written_contacts"]))
     units: list[tuple[Service | None, int]] = [(s, int(str(figures[k]))) for k, s in RJH_UNITS.items()]
     units.append((None, total - sum(c for _, c in units)))
-    written = Template(
-        "skriftlig distanskontakt",
-        1,
-        None,
-        {"mode": "written", "booked": "true", "medical_assessment": "true", "purpose": "care"},
-    )
-    visit = Template("fysiskt besök", 1, None, {"mode": "physical", "booked": "true", "purpose": "care"})
+    written = {"mode": "written", "booked": "true", "medical_assessment": "true", "purpose": "care"}
+    visit = {"mode": "physical", "booked": "true", "purpose": "care"}
     tables = []
     rng = np.random.default_rng(seed)
     for i, (service, count) in enumerate(units):
@@ -414,48 +377,19 @@ def rjh_written_2025(book: RuleBook, seed: int = 2025, visits_per_patient: float
         per_patient: list[int] = []
         while sum(per_patient) < count:
             per_patient.append(min(int(rng.integers(1, 5)), count - sum(per_patient)))
-        mix_w = [Template(written.label, 1, service, written.facts)]
-        spec = Spec(
-            Region.jamtland_harjedalen,
-            start,
-            end,
-            len(per_patient),
-            1.0,
-            mix_w,
-            RJH_AGES[service],
-            other_home_share=0.0,
+        patients = len(per_patient)
+        ages = RJH_AGES[service]
+        mix = [Template("skriftlig distanskontakt", 1, service, written)]
+        tables.append(
+            generate(
+                Spec(JH, start, end, patients, mix=mix, ages=ages, other_home_share=0, counts=per_patient), seed + i
+            )
         )
-        base = generate(spec, seed + i)
-        # Replace the Poisson contact counts with the exact ones: rebuild from the generated patients.
-        tables.append(_exact_counts(base, per_patient, rng, start, end))
-        visits = Spec(
-            Region.jamtland_harjedalen,
-            start,
-            end,
-            len(per_patient),
-            contacts_per_patient=visits_per_patient,
-            mix=[Template(visit.label, 1, service, visit.facts)],
-            ages=RJH_AGES[service],
-            other_home_share=0.0,
-            at_least_one=False,
-        )
-        extra = generate(visits, seed + i)  # same seed: same patients, ids and birth dates
-        tables.append(extra)
+        # The same seed gives the same patients (ids, birth dates) with their visits.
+        mix = [Template("fysiskt besök", 1, service, visit)]
+        visits = Spec(JH, start, end, patients, visits_per_patient, mix, ages, other_home_share=0, at_least_one=False)
+        tables.append(generate(visits, seed + i))
     return concat(tables)
-
-
-def _exact_counts(base: pa.Table, per_patient: list[int], rng: np.random.Generator, start: date, end: date) -> pa.Table:
-    """One row per patient of `base`, repeated as many times as `per_patient` says, with new dates."""
-    ids = base.column("patient_id").to_pylist()
-    first_rows: dict[str, int] = {}
-    for i, pid in enumerate(ids):
-        first_rows.setdefault(pid, i)
-    order = sorted(first_rows.values())
-    rows = np.repeat(np.array(order), per_patient)
-    table = base.take(pa.array(rows))
-    first, last = (start - EPOCH).days, (end - EPOCH).days
-    days = rng.integers(first, last + 1, size=len(rows))
-    return table.set_column(table.schema.get_field_index("date"), "date", _days(days))
 
 
 def written_contacts(table: pa.Table, start: date, end: date) -> dict[str, int]:
