@@ -30,10 +30,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, ClassVar, TextIO
 
 import numba
 import numpy as np
@@ -77,9 +77,10 @@ from .register import (
     text_cell,
 )
 from .rules import RuleBook
+from .splice import SpliceError, Splicer
 
 EPOCH = date(1970, 1, 1)
-BATCH_ROWS = 250000
+BATCH_ROWS = 1_000_000
 CHUNK_ROWS = 4_000_000
 """Registers with more rows than this are priced bucket by bucket (patients kept together)."""
 PROGRESS_ROWS = 200_000
@@ -166,23 +167,23 @@ class _Cells:
         self.num.append(self._num(value))
         self.md.append(value.year * 512 + value.month * 32 + value.day if isinstance(value, date) else 0)
 
-    def slots(self, array: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
-        """The slot of every row's text (new texts are checked and added first)."""
-        texts, idx = _texts(array)
-        dictionary = pa.array(texts, type=pa.string())
+    def entries(self, dictionary: pa.Array) -> npt.NDArray[np.int64]:
+        """The slot of every text of a column's dictionary (new texts are checked and added first)."""
         pos = pc.index_in(dictionary, value_set=self.value_set).fill_null(-1).to_numpy(zero_copy_only=False)
         pos = pos.astype(np.int64) + 1
-        new = [i for i in np.flatnonzero(pos == 0).tolist() if texts[i] is not None]
-        if new:
-            for i in new:
-                text = texts[i] or ""
+        new = np.flatnonzero(pos == 0)
+        if len(new):
+            for i, text in zip(new.tolist(), dictionary.take(pa.array(new)).to_pylist(), strict=True):
+                if text is None:
+                    continue  # (slot 0: an empty cell)
                 if text not in self.where:  # (a dictionary may hold a text twice)
                     self._add(text)
                     self.where[text] = len(self.texts)
                 pos[i] = self.where[text]
             self.value_set = pa.array(self.texts, type=pa.string())
             self._arrays = {}
-        return np.append(pos, 0)[idx]
+        slots: npt.NDArray[np.int64] = pos
+        return slots
 
     def array(self, name: str) -> npt.NDArray[Any]:
         """One of the per-slot tables as a NumPy array (rebuilt after new texts)."""
@@ -193,21 +194,66 @@ class _Cells:
         return found
 
 
-@numba.njit(cache=True)
-def _accumulate(
-    slots: npt.NDArray[np.int64],
+@numba.njit(cache=True, nogil=True)
+def _fold(
+    indices: I32,
+    bits: npt.NDArray[np.uint8],
+    bit_offset: int,
+    code: I64,
     ok: npt.NDArray[np.bool_],
-    code: npt.NDArray[np.int64],
-    radix: int,
-    key: npt.NDArray[np.int64],
+    num: I64,
+    key: I64,
     invalid: npt.NDArray[np.bool_],
+    num_out: I32,
 ) -> None:
-    """Add one column's digit to every row's fact key and mark rows whose cell is not allowed."""
-    for i in range(len(slots)):
-        s = slots[i]
-        if not ok[s]:
+    """One column into the rows: add its digit to the fact key, mark bad cells, copy its number.
+
+    The tables are per dictionary entry, with one more entry at the end for an empty (null) cell.
+    `bits` is the column's validity bitmap (empty when no cell is null); `num_out` may be empty.
+    """
+    null = len(code) - 1
+    for i in range(len(indices)):
+        j = indices[i]
+        if len(bits):
+            b = bit_offset + i
+            if not (bits[b >> 3] >> (b & 7)) & 1:
+                j = null
+        key[i] += code[j]
+        if not ok[j]:
             invalid[i] = True
-        key[i] += code[s] * radix
+        if len(num_out):
+            num_out[i] = num[j]
+
+
+def _dictionary(array: pa.Array) -> tuple[pa.Array, I32, npt.NDArray[np.uint8], int]:
+    """A column as its texts (a dictionary) and, per row, the index of its text with the validity bits."""
+    if not pa.types.is_dictionary(array.type):
+        if pa.types.is_boolean(array.type):
+            array = _bool_text(array)
+        elif not pa.types.is_string(array.type):
+            array = pc.cast(array, pa.string())
+        array = pc.dictionary_encode(array)
+    dictionary = array.dictionary
+    if not pa.types.is_string(dictionary.type):
+        dictionary = pc.cast(dictionary, pa.string())
+    indices = array.indices
+    if indices.type != pa.int32():
+        indices = pc.cast(indices, pa.int32())
+    validity, data = indices.buffers()[:2]
+    values = np.frombuffer(data, dtype=np.int32, count=indices.offset + len(indices))[indices.offset :]
+    bits = np.frombuffer(validity, dtype=np.uint8) if validity is not None and indices.null_count else _NO_BITS
+    return dictionary, values, bits, indices.offset
+
+
+_NO_BITS = np.zeros(0, dtype=np.uint8)
+_NO_NUM = np.zeros(0, dtype=np.int32)
+
+
+def _filled(n: int, value: int) -> I32:
+    """An array of n copies of value (np.full is several times slower for this)."""
+    out = np.empty(n, dtype=np.int32)
+    out.fill(value)
+    return out
 
 
 _REGIONS = {r.value: r for r in Region}
@@ -239,21 +285,6 @@ def _check_cell(column: str, text: str) -> tuple[bool, Any]:
         return False, None
 
 
-def _texts(array: pa.Array | pa.ChunkedArray) -> tuple[list[str | None], npt.NDArray[np.int64]]:
-    """A column as its distinct texts and, per row, the index of its text (-1 for null)."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if not pa.types.is_dictionary(array.type):
-        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-            array = pc.cast(array, pa.string()) if not pa.types.is_boolean(array.type) else _bool_text(array)
-        array = pc.dictionary_encode(array)
-    dictionary = array.dictionary
-    if not pa.types.is_string(dictionary.type):
-        dictionary = pc.cast(dictionary, pa.string())
-    indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    return dictionary.to_pylist(), indices
-
-
 def _bool_text(array: pa.Array) -> pa.Array:
     return pc.if_else(array, pa.scalar("true"), pa.scalar("false"))
 
@@ -269,7 +300,9 @@ class _Encoded:
     region: I32  # code of the care region (index in Region, -1 when not valid)
     home: I32  # code of the home region (index in Region, -1 when not given)
     birth: I32  # birth date in days (-2**31 when not given)
-    pid: pa.Array  # patient ids, trimmed
+    patient: I64  # index of the row's patient id among all ids read so far (see `Encoder.patient_ids`)
+    ids: pa.Array  # this batch's distinct patient ids, trimmed (`patient - first` indexes it)
+    first: int
 
 
 class Encoder:
@@ -285,6 +318,8 @@ class Encoder:
         self.key_span = total
         self.region_code = {r: i for i, r in enumerate(Region)}
         self.cells = {c: _Cells(c, self.radix.get(c), self.region_code) for c in header if c in KNOWN_COLUMNS}
+        self.patient_ids: list[pa.Array] = []
+        self.seen_ids = 0
 
     def decode(self, key: int) -> tuple[dict[str, Any], Region, Service | None]:
         """The facts of a key, as a contact dict (without date), its region and service."""
@@ -312,53 +347,61 @@ class Encoder:
         assert region is not None
         return facts, region, service
 
-    def encode(self, batch: pa.RecordBatch | pa.Table) -> _Encoded:
-        """Check every cell of a batch and turn the rows into codes (a row with a bad cell is invalid)."""
+    def encode(self, batch: pa.RecordBatch, keep_ids: bool = True) -> _Encoded:
+        """Check every cell of a batch and turn the rows into codes (a row with a bad cell is invalid).
+
+        Each column goes through its dictionary: the distinct texts are looked up once, and one
+        compiled loop per column spreads their codes over the rows. With `keep_ids` the batch's
+        distinct patient ids are kept, so that all rows can be numbered by patient at the end.
+        """
         n = batch.num_rows
         invalid = np.zeros(n, dtype=np.bool_)
         key = np.zeros(n, dtype=np.int64)
-        slots: dict[str, npt.NDArray[np.int64]] = {}
+        numbers = {"region": -1, "home_region": -1, "date": MISSING_DAY, "birth_date": MISSING_DAY, "age": -1}
+        dated = "birth_date" in self.cells
+        out = {c: _filled(n, m) for c, m in numbers.items()}
+        md = {c: _filled(n if dated else 0, 0) for c in ("date", "birth_date")}
         for column, cells in self.cells.items():
             if column == "patient_id":
                 continue
-            rows = slots[column] = cells.slots(batch.column(column))
-            _accumulate(rows, cells.array("ok"), cells.array("code"), cells.radix or 0, key, invalid)
+            array = batch.column(column)
+            if array.null_count == n:  # an empty column: every row takes slot 0
+                key += int(cells.array("code")[0]) * (cells.radix or 0)
+                invalid |= not cells.array("ok")[0]
+                if column in out:
+                    out[column].fill(int(cells.array("num")[0]))
+                continue
+            dictionary, indices, bits, offset = _dictionary(array)
+            slot = np.append(cells.entries(dictionary), 0)
+            code = cells.array("code")[slot] * (cells.radix or 0)
+            ok = cells.array("ok")[slot]
+            num_out = out.get(column, _NO_NUM)
+            _fold(indices, bits, offset, code, ok, cells.array("num")[slot], key, invalid, num_out)
+            if column in md and dated:
+                _fold(indices, bits, offset, code * 0, ok, cells.array("md")[slot], key, invalid, md[column])
 
-        def gather(column: str, table: str, missing: int) -> npt.NDArray[np.int64]:
-            if column not in slots:
-                return np.full(n, missing, dtype=np.int64)
-            values: npt.NDArray[np.int64] = self.cells[column].array(table)[slots[column]]
-            return values
-
-        def given(column: str) -> npt.NDArray[np.bool_]:
-            if column not in slots:
-                return np.zeros(n, dtype=np.bool_)
-            values: npt.NDArray[np.bool_] = self.cells[column].array("present")[slots[column]]
-            return values
-
-        region = gather("region", "num", -1).astype(np.int32)
+        region, day, home, birth, age = (out[c] for c in ("region", "date", "home_region", "birth_date", "age"))
         invalid |= region < 0
-        day = gather("date", "num", MISSING_DAY).astype(np.int32)
         invalid |= day == MISSING_DAY
-        home = gather("home_region", "num", -1).astype(np.int32)
-        birth = gather("birth_date", "num", MISSING_DAY).astype(np.int32)
         has_birth = birth != MISSING_DAY
-        invalid |= given("age") == given("birth_date")  # both, or neither
+        invalid |= (age >= 0) == has_birth  # both, or neither (a bad cell has made the row invalid already)
         invalid |= has_birth & (birth > day)
-        age = gather("age", "num", -1).astype(np.int32)
-        if has_birth.any():
-            born = gather("birth_date", "md", 0)
-            on = gather("date", "md", 0)
+        if dated and has_birth.any():
+            on, born = md["date"], md["birth_date"]
             years = on // 512 - born // 512 - ((on % 512) < (born % 512))
             age = np.where(has_birth & ~invalid, years, age).astype(np.int32)
-        pid = batch.column("patient_id")
-        if isinstance(pid, pa.ChunkedArray):
-            pid = pid.combine_chunks()
-        if not pa.types.is_string(pid.type):
-            pid = pc.cast(pid, pa.string())
-        pid = pc.utf8_trim(pid, BLANK)
-        invalid |= pc.fill_null(pc.equal(pid, ""), True).to_numpy(zero_copy_only=False)
-        return _Encoded(invalid, key, day, age, region, home, birth, pid)
+
+        dictionary, indices, bits, offset = _dictionary(batch.column("patient_id"))
+        ids = pc.utf8_trim(dictionary, BLANK)
+        ok = np.append(pc.fill_null(pc.not_equal(ids, ""), False).to_numpy(zero_copy_only=False), False)
+        first = self.seen_ids
+        number = np.append(np.arange(first, first + len(ids), dtype=np.int64), -1)
+        patient = np.full(n, -1, dtype=np.int64)
+        _fold(indices, bits, offset, np.zeros(len(ok), dtype=np.int64), ok, number, key, invalid, patient)
+        self.seen_ids += len(ids)
+        if keep_ids:
+            self.patient_ids.append(ids)
+        return _Encoded(invalid, key, day, age, region, home, birth, patient, ids, first)
 
 
 # --------------------------------------------------------------------------- rules over columns
@@ -528,10 +571,41 @@ def _per_distinct(keys: I64, cache: dict[int, int], compute: Callable[[int], int
 # --------------------------------------------------------------------------- the ceiling, per patient
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
+def _order(patient: I64, day: I32, patients: int) -> tuple[I64, I64]:
+    """Rows grouped by patient, each patient's rows by date, ties in file order (rows with patient -1 left out).
+
+    A counting sort by patient keeps file order within a patient; a patient whose dates are not
+    already in order is then sorted by date with a stable sort. Returns the row order and where
+    each patient's rows start in it (plus the end).
+    """
+    starts = np.zeros(patients + 1, np.int64)
+    for i in range(len(patient)):
+        if patient[i] >= 0:
+            starts[patient[i] + 1] += 1
+    for p in range(patients):
+        starts[p + 1] += starts[p]
+    order = np.empty(starts[patients], np.int64)
+    fill = starts[:-1].copy()
+    for i in range(len(patient)):
+        p = patient[i]
+        if p >= 0:
+            order[fill[p]] = i
+            fill[p] += 1
+    for p in range(patients):
+        a, b = starts[p], starts[p + 1]
+        for k in range(a + 1, b):
+            if day[order[k]] < day[order[k - 1]]:
+                rows = order[a:b].copy()
+                order[a:b] = rows[np.argsort(day[rows], kind="mergesort")]
+                break
+    return order, starts
+
+
+@numba.njit(cache=True, nogil=True)
 def _scan(
-    first: npt.NDArray[np.bool_],
-    line: I64,
+    order: I64,
+    starts: I64,
     home: I32,
     birth: I32,
     day: I32,
@@ -539,47 +613,45 @@ def _scan(
     ceiling: I32,
     ends: I32,
     day0: int,
-) -> tuple[I32, I8, I8, I8, I8, I64, int, int]:
-    """Walk each patient's contacts (sorted by patient, date, line) as `engine.price_contacts` does.
+    fee: I32,
+    holds: I8,
+    lowered: I8,
+    why: I8,
+    conflict: I8,
+    ref: I64,
+) -> tuple[int, int]:
+    """Walk each patient's contacts (in `order`, see `_order`) as `engine.price_contacts` does.
 
-    Returns per row: fee (-1 undetermined), frikort (0 no, 1 yes, 2 unknown), whether the ceiling
+    Writes per row: fee (-1 undetermined), frikort (0 no, 1 yes, 2 unknown), whether the ceiling
     lowered the fee, the reason code of an undetermined fee (1 an earlier fee unknown, 2 an
     earlier ceiling unknown, 3 no ceiling for the year), and conflict (1 home region, 2 birth date
-    differ from the patient's first row, whose line is returned too); the number of patients and of
-    patients whose payments reached the ceiling.
+    differ from the patient's first row in the file, whose row is written to `ref`). Returns the
+    number of patients and of patients whose payments reached the ceiling.
     """
-    n = len(day)
-    fee = np.full(n, -1, np.int32)
-    holds = np.zeros(n, np.int8)
-    lowered = np.zeros(n, np.int8)
-    why = np.zeros(n, np.int8)
-    conflict = np.zeros(n, np.int8)
-    ref = np.zeros(n, np.int64)
     patients = 0
     reaching = 0
-    g = 0
-    while g < n:
-        e = g + 1
-        while e < n and not first[e]:
-            e += 1
-        m = g
-        for i in range(g + 1, e):
-            if line[i] < line[m]:
-                m = i
+    for p in range(len(starts) - 1):
+        g, e = starts[p], starts[p + 1]
+        if g == e:
+            continue
+        m = order[g]
+        for k in range(g + 1, e):
+            m = min(m, order[k])
         patients += 1
         start = -1
         paid = 0
         frikort = False
         unknown = 0
         reached = False
-        for i in range(g, e):
+        for k in range(g, e):
+            i = order[k]
             if home[i] != home[m]:
                 conflict[i] = 1
-                ref[i] = line[m]
+                ref[i] = m
                 continue
             if birth[i] != birth[m]:
                 conflict[i] = 2
-                ref[i] = line[m]
+                ref[i] = m
                 continue
             on = day[i]
             if start >= 0 and on > ends[start - day0]:
@@ -620,8 +692,7 @@ def _scan(
                     reached = True
         if reached:
             reaching += 1
-        g = e
-    return fee, holds, lowered, why, conflict, ref, patients, reaching
+    return patients, reaching
 
 
 def _period_ends(day0: int, day1: int, months: int) -> I32:
@@ -633,40 +704,64 @@ def _period_ends(day0: int, day1: int, months: int) -> I32:
     return out
 
 
-def scan_patients(table: pa.Table, months: int) -> dict[str, Any]:
-    """Sort one bucket by patient, date and line and run the ceiling scan over it."""
-    if table.num_rows == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return {"line": empty, "patients": 0, "reaching": 0}
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    frame = frame.sort(["pid", "day", "line"])
-    first = frame.select((pl.col("pid") != pl.col("pid").shift(1)).fill_null(True)).to_series().to_numpy()
-    line = frame["line"].to_numpy()
-    day = frame["day"].to_numpy()
-    day0, day1 = int(day.min()), int(day.max())
-    fee, holds, lowered, why, conflict, ref, patients, reaching = _scan(
-        first,
-        line,
-        frame["home"].to_numpy(),
-        frame["birth"].to_numpy(),
-        day,
-        frame["net"].to_numpy(),
-        frame["ceiling"].to_numpy(),
-        _period_ends(day0, day1, months),
-        day0,
-    )
-    return {
-        "line": line,
-        "fee": fee,
-        "holds": holds,
-        "lowered": lowered,
-        "why": why,
-        "conflict": conflict,
-        "ref": ref,
-        "patients": patients,
-        "reaching": reaching,
-    }
+@dataclass
+class _Results:
+    """Per row of the register, in file order: what the ceiling scan concluded."""
+
+    fee: I32
+    holds: I8
+    lowered: I8
+    why: I8
+    conflict: I8
+    ref: I64
+    patients: int = 0
+    reaching: int = 0
+
+    @classmethod
+    def empty(cls, rows: int) -> _Results:
+        def flags() -> I8:
+            return np.zeros(rows, dtype=np.int8)
+
+        return cls(
+            np.full(rows, -1, dtype=np.int32), flags(), flags(), flags(), flags(), np.zeros(rows, dtype=np.int64)
+        )
+
+    def scan(
+        self, patient: I64, patients: int, day: I32, home: I32, birth: I32, net: I32, ceiling: I32, months: int
+    ) -> None:
+        """Run the ceiling over rows numbered by patient (-1: not priced); the rows are this object's rows."""
+        if not len(day) or not (patient >= 0).any():
+            return
+        priced = day[patient >= 0]
+        day0, day1 = int(priced.min()), int(priced.max())
+        order, starts = _order(patient, day, patients)
+        found = _scan(
+            order,
+            starts,
+            home,
+            birth,
+            day,
+            net,
+            ceiling,
+            _period_ends(day0, day1, months),
+            day0,
+            self.fee,
+            self.holds,
+            self.lowered,
+            self.why,
+            self.conflict,
+            self.ref,
+        )
+        self.patients += found[0]
+        self.reaching += found[1]
+
+    def place(self, other: _Results, rows: I64) -> None:
+        """Copy a bucket's results into these rows."""
+        for name in ("fee", "holds", "lowered", "why", "conflict"):
+            getattr(self, name)[rows] = getattr(other, name)
+        self.ref[rows] = rows[other.ref]
+        self.patients += other.patients
+        self.reaching += other.reaching
 
 
 # --------------------------------------------------------------------------- reading and writing
@@ -686,8 +781,8 @@ def _batches(path: Path, header: list[str], columns: list[str] | None, exact: bo
     wanted = columns or header
     if path.suffix.lower() == ".parquet":
         schema = pq.read_schema(path)
-        # Texts with few distinct values come as dictionaries; patient ids are nearly all distinct.
-        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and c != "patient_id"]
+        # Text columns come as dictionaries: each distinct text is checked once per batch.
+        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type)]
         yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(batch_size=BATCH_ROWS, columns=wanted)
         return
     if exact:
@@ -700,7 +795,7 @@ def _batches(path: Path, header: list[str], columns: list[str] | None, exact: bo
         ragged.append(str(row.text))  # noted, and the whole read starts over with the exact reader
         return "skip"
 
-    types = {c: pa.dictionary(pa.int32(), pa.string()) if c != "patient_id" else pa.string() for c in wanted}
+    types = {c: pa.dictionary(pa.int32(), pa.string()) for c in wanted}
     try:
         reader = pa_csv.open_csv(
             path,
@@ -741,28 +836,52 @@ def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator
             yield pa.RecordBatch.from_pydict(data)
 
 
-@dataclass
 class _Columns:
-    """Per row of the register (in file order): what the output and the summary need."""
+    """Per row of the register (in file order): what the ceiling, the output and the summary need.
 
-    invalid: list[npt.NDArray[np.bool_]] = field(default_factory=list)
-    decision: list[I32] = field(default_factory=list)
-    exempt_unknown: list[npt.NDArray[np.bool_]] = field(default_factory=list)
-    invoice: list[npt.NDArray[np.bool_]] = field(default_factory=list)
-    region: list[npt.NDArray[np.int8]] = field(default_factory=list)
-    day: list[I32] = field(default_factory=list)
-    age: list[I32] = field(default_factory=list)
-    home: list[I32] = field(default_factory=list)
-    birth: list[I32] = field(default_factory=list)
-    problem: dict[int, str] = field(default_factory=dict)
+    When the number of rows is known (Parquet), each column is one array filled batch by batch;
+    otherwise the batches' arrays are joined at the end.
+    """
 
-    def joined(self) -> dict[str, Any]:
-        kinds = {"invalid": np.bool_, "exempt_unknown": np.bool_, "invoice": np.bool_, "region": np.int8}
-        return {
-            name: np.concatenate(parts) if parts else np.zeros(0, dtype=kinds.get(name, np.int32))
-            for name, parts in vars(self).items()
-            if isinstance(parts, list)
-        }
+    KINDS: ClassVar[dict[str, Any]] = {
+        "invalid": np.bool_,
+        "decision": np.int32,
+        "exempt_unknown": np.bool_,
+        "invoice": np.bool_,
+        "region": np.int8,
+        "day": np.int32,
+        "age": np.int32,
+        "home": np.int32,
+        "birth": np.int32,
+        "net": np.int32,  # (net, ceiling and patient: kept only when all patients are priced at once)
+        "ceiling": np.int32,
+        "patient": np.int64,
+    }
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.parts: dict[str, list[npt.NDArray[Any]]] = {name: [] for name in self.KINDS}
+        self.whole: dict[str, npt.NDArray[Any]] = {}
+        self.problem: dict[int, str] = {}
+
+    def add(self, name: str, start: int, values: npt.NDArray[Any]) -> None:
+        if self.total is None:
+            self.parts[name].append(values.astype(self.KINDS[name], copy=False))
+            return
+        if name not in self.whole:
+            self.whole[name] = np.empty(self.total, dtype=self.KINDS[name])
+        self.whole[name][start : start + len(values)] = values
+
+    def joined(self, rows: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, kind in self.KINDS.items():
+            if name in self.whole:
+                out[name] = self.whole.pop(name)[:rows]
+            else:
+                parts = self.parts.pop(name)
+                out[name] = np.concatenate(parts) if parts else np.zeros(0, dtype=kind)
+        out["problem"] = self.problem
+        return out
 
 
 def _progress(total: int | None, what: str, enabled: bool, out: TextIO | None) -> tqdm[Any] | None:
@@ -810,17 +929,19 @@ def price_register(
     with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill:
         try:
             exact = False
-            columns, results, (patients, reaching) = _price_pass(
+            columns, results = _price_pass(
                 book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress
             )
         except _Ragged:
             exact = True
-            columns, results, (patients, reaching) = _price_pass(
+            columns, results = _price_pass(
                 book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress
             )
-    summary.patients = patients
-    summary.patients_reaching_ceiling = reaching
-    _write(book, register, header, out, rejects, exact, columns, results, summary, show, progress)
+    priced = _summarise(columns, results, summary)
+    bar = _progress(summary.read, "writing", show, progress)
+    _write(register, header, out, rejects, exact, columns, results, priced, bar)
+    if bar is not None:
+        bar.close()
     assert summary.priced + summary.rejected == summary.read
     return summary, Run(time.perf_counter() - began, peak_memory_mb(), buckets)
 
@@ -846,17 +967,16 @@ def _price_pass(
     total: int | None,
     show: bool,
     progress: TextIO | None,
-) -> tuple[dict[str, Any], dict[str, Any], tuple[int, int]]:
-    """Pass 1 (rules over every batch) and pass 2 (the ceiling per bucket of patients)."""
+) -> tuple[dict[str, Any], _Results]:
+    """Pass 1 (rules over every batch) and pass 2 (the ceiling, all patients at once or bucket by bucket)."""
     encoder = Encoder(known)
     rules = Rules(book, chosen, encoder)
-    columns = _Columns()
+    columns = _Columns(total)
     writers: list[ipc.RecordBatchFileWriter] = []
-    kept: list[pa.Table] = []
     schema = pa.schema(
         [
             ("pid", pa.string()),
-            ("line", pa.int64()),
+            ("row", pa.int64()),
             ("day", pa.int32()),
             ("home", pa.int32()),
             ("birth", pa.int32()),
@@ -869,7 +989,7 @@ def _price_pass(
     bar = _progress(total, "reading and applying the rules", show, progress)
     start = 0
     for batch in _batches(register, header, known if not exact else None, exact):
-        enc = encoder.encode(batch)
+        enc = encoder.encode(batch, keep_ids=not writers)
         n = batch.num_rows
         if exact:
             for i, problem in enumerate(batch.column(PROBLEM).to_pylist()):
@@ -887,36 +1007,39 @@ def _price_pass(
         ceiling = np.full(n, -1, dtype=np.int32)
         ceiling[valid] = rules.ceilings(enc.region[valid], segment[valid])
         net = np.where((exempt == 1) | (list_fee == 0), 0, np.where((list_fee < 0) | (exempt == 2), -1, list_fee))
-        columns.invalid.append(enc.invalid)
-        columns.decision.append(decision)
-        columns.exempt_unknown.append((exempt == 2) & (list_fee > 0))
-        columns.invoice.append((enc.home >= 0) & (enc.home != enc.region))
-        columns.region.append(enc.region.astype(np.int8))
-        columns.day.append(enc.day)
-        columns.age.append(enc.age)
-        columns.home.append(enc.home)
-        columns.birth.append(enc.birth)
-        rows = np.flatnonzero(valid)
-        compact = pa.table(
-            {
-                "pid": enc.pid.take(pa.array(rows)),
-                "line": pa.array(rows.astype(np.int64) + start + 2),
-                "day": pa.array(enc.day[rows]),
-                "home": pa.array(enc.home[rows]),
-                "birth": pa.array(enc.birth[rows]),
-                "net": pa.array(net[rows].astype(np.int32)),
-                "ceiling": pa.array(ceiling[rows]),
-            },
-            schema=schema,
-        )
+        net = net.astype(np.int32)
+        columns.add("invalid", start, enc.invalid)
+        columns.add("decision", start, decision)
+        columns.add("exempt_unknown", start, (exempt == 2) & (list_fee > 0))
+        columns.add("invoice", start, (enc.home >= 0) & (enc.home != enc.region))
+        columns.add("region", start, enc.region.astype(np.int8))
+        columns.add("day", start, enc.day)
+        columns.add("age", start, enc.age)
+        columns.add("home", start, enc.home)
+        columns.add("birth", start, enc.birth)
         if writers:
+            rows = np.flatnonzero(valid)
+            compact = pa.table(
+                {
+                    "pid": enc.ids.take(pa.array(enc.patient[rows] - enc.first)),
+                    "row": pa.array(rows.astype(np.int64) + start),
+                    "day": pa.array(enc.day[rows]),
+                    "home": pa.array(enc.home[rows]),
+                    "birth": pa.array(enc.birth[rows]),
+                    "net": pa.array(net[rows]),
+                    "ceiling": pa.array(ceiling[rows]),
+                },
+                schema=schema,
+            )
             series = pl.from_arrow(compact.column("pid"))
             assert isinstance(series, pl.Series)
             bucket = (series.hash(seed=7) % buckets).to_numpy()
             for k, writer in enumerate(writers):
                 writer.write_table(compact.filter(pa.array(bucket == k)))
         else:
-            kept.append(compact)
+            columns.add("net", start, net)
+            columns.add("ceiling", start, ceiling)
+            columns.add("patient", start, np.where(valid, enc.patient, -1))
         start += n
         if bar is not None:
             bar.update(n)
@@ -925,43 +1048,43 @@ def _price_pass(
     for writer in writers:
         writer.close()
 
-    joined = columns.joined()
-    joined["problem"] = columns.problem
+    joined = columns.joined(start)
     joined["decided"] = rules.decided
-    rows_total = start
-    results = {
-        "fee": np.full(rows_total, -1, dtype=np.int32),
-        "holds": np.zeros(rows_total, dtype=np.int8),
-        "lowered": np.zeros(rows_total, dtype=np.int8),
-        "why": np.zeros(rows_total, dtype=np.int8),
-        "conflict": np.zeros(rows_total, dtype=np.int8),
-        "ref": np.zeros(rows_total, dtype=np.int64),
-    }
-    patients = np.zeros(2, dtype=np.int64)
-    bar = _progress(buckets, "pricing patients (buckets)", show and buckets > 1, progress)
+    results = _Results.empty(start)
+    months = book.period_months()
     if writers:
+        bar = _progress(buckets, "pricing patients (buckets)", show, progress)
         for k in range(buckets):
             with pa.memory_map(str(spill / f"bucket-{k}.arrow")) as source:
-                patients += _scatter(ipc.open_file(source).read_all(), book.period_months(), results)
+                part = ipc.open_file(source).read_all()
+            patient, patients = _numbered(part.column("pid"))
+            got = _Results.empty(part.num_rows)
+            day, home, birth, net, ceiling = (part.column(c).to_numpy() for c in _SCANNED)
+            got.scan(patient, patients, day, home, birth, net, ceiling, months)
+            results.place(got, part.column("row").to_numpy())
             (spill / f"bucket-{k}.arrow").unlink()
             if bar is not None:
                 bar.update(1)
+        if bar is not None:
+            bar.close()
     else:
-        whole = pa.concat_tables(kept) if kept else schema.empty_table()
-        kept.clear()
-        patients += _scatter(whole, book.period_months(), results)
-    if bar is not None:
-        bar.close()
-    return joined, results, (int(patients[0]), int(patients[1]))
+        ids, patients = _numbered(pa.chunked_array(encoder.patient_ids, type=pa.string()))
+        entry = joined.pop("patient")
+        patient = np.where(entry >= 0, ids[np.maximum(entry, 0)] if len(ids) else -1, -1)
+        day, home, birth = joined["day"], joined["home"], joined["birth"]
+        results.scan(patient, patients, day, home, birth, joined.pop("net"), joined.pop("ceiling"), months)
+    return joined, results
 
 
-def _scatter(table: pa.Table, months: int, results: dict[str, Any]) -> npt.NDArray[np.int64]:
-    scanned = scan_patients(table, months)
-    index = scanned["line"] - 2
-    for name, values in results.items():
-        if name in scanned:
-            values[index] = scanned[name]
-    return np.array([scanned["patients"], scanned["reaching"]], dtype=np.int64)
+_SCANNED = ("day", "home", "birth", "net", "ceiling")
+
+
+def _numbered(ids: pa.ChunkedArray) -> tuple[I64, int]:
+    """Each id as a number (equal ids, equal numbers) and how many distinct ids there are."""
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64), 0
+    ranks = pl.Series(ids.combine_chunks()).rank("dense").to_numpy().astype(np.int64) - 1
+    return ranks, int(ranks.max()) + 1
 
 
 # --------------------------------------------------------------------------- pass 3: the output
@@ -984,135 +1107,215 @@ def _reason_text(d: Decided, exempt_unknown: bool, why: int, region: Region, on:
     return text
 
 
-def _write(
-    book: RuleBook,
-    register: Path,
-    header: list[str],
-    out: Path,
-    rejects: Path,
-    exact: bool,
-    columns: dict[str, Any],
-    results: dict[str, Any],
-    summary: Summary,
-    show: bool,
-    progress: TextIO | None,
-) -> None:
-    """Read the register again and write each row to the output or the rejects file, in file order."""
-    decided: list[Decided] = columns["decided"]
-    regions = list(Region)
-    invalid = columns["invalid"]
-    rejected = invalid | (results["conflict"] > 0)
-    fee = results["fee"]
-    decision = np.maximum(columns["decision"], 0)
-    d_list_fee = list_fees(decided)
-    list_fee = d_list_fee[decision]
-    priced = ~rejected
+def _summarise(columns: dict[str, Any], results: _Results, summary: Summary) -> npt.NDArray[np.bool_]:
+    """Fill in the summary's counts; returns which rows are priced (the others are rejected)."""
+    rejected: npt.NDArray[np.bool_] = columns["invalid"] | (results.conflict > 0)
+    fee = results.fee
+    list_fee = list_fees(columns["decided"])[np.maximum(columns["decision"], 0)]
+    priced: npt.NDArray[np.bool_] = ~rejected
     summary.read = len(rejected)
     summary.rejected = int(rejected.sum())
     summary.priced = int(priced.sum())
     summary.undetermined = int((priced & (fee < 0)).sum())
     summary.revenue = int(fee[priced & (fee > 0)].sum(dtype=np.int64))
     reduced = priced & (list_fee > 0) & (fee >= 0) & (fee < list_fee)
-    summary.free_by_ceiling = int((reduced & (results["lowered"] > 0)).sum())
-    summary.free_by_exemption = int((reduced & (results["lowered"] == 0)).sum())
+    summary.free_by_ceiling = int((reduced & (results.lowered > 0)).sum())
+    summary.free_by_exemption = int((reduced & (results.lowered == 0)).sum())
+    summary.patients = results.patients
+    summary.patients_reaching_ceiling = results.reaching
+    return priced
 
-    # The decisions' values, spread over the rows by decision index (texts as dictionary columns).
-    def texts(values: list[str | None]) -> tuple[npt.NDArray[np.int32], pa.Array]:
-        """Per decision: the index of its text in a list without empties (-1: no text)."""
+
+TEXT = pa.dictionary(pa.int32(), pa.string())
+OUTCOME_SCHEMA = pa.schema(
+    [
+        ("fee", pa.int32()),
+        ("list_fee", pa.int32()),
+        ("qualified", pa.bool_()),
+        ("registration", TEXT),
+        ("contact_points", TEXT),
+        ("category", TEXT),
+        ("invoice_home_region", pa.bool_()),
+        ("frikort", pa.bool_()),
+        ("undetermined_reason", TEXT),
+    ]
+)
+assert tuple(OUTCOME_SCHEMA.names) == OUTCOME_COLUMNS
+
+
+class _Output:
+    """The outcome columns of any set of rows, and the rejects file's rows, from the per-row results."""
+
+    def __init__(self, header: list[str], columns: dict[str, Any], results: _Results, bad: TextIO) -> None:
+        self.header = header
+        self.columns = columns
+        self.results = results
+        self.decided: list[Decided] = columns["decided"]
+        self.decision = np.maximum(columns["decision"], 0)
+        self.list_fee = list_fees(self.decided)
+        self.qualified = np.array(
+            [2 if d.qualified is None else int(d.qualified) for d in self.decided] or [2], dtype=np.int8
+        )
+        self.registration = self._texts([d.registration for d in self.decided])
+        self.points = self._texts([d.contact_points for d in self.decided])
+        self.category = self._texts([d.category for d in self.decided])
+        self.reasons: dict[int, str] = {}
+        self.bad = csv.writer(bad, lineterminator="\n")
+        self.bad.writerow(["line", *header, "reason"])
+
+    @staticmethod
+    def _texts(values: list[str | None]) -> tuple[npt.NDArray[np.int32], pa.Array]:
+        """Per decision: the index of its text in a list without empties (-1: no text), and the list."""
         unique = sorted({v for v in values if v is not None})
         where = {v: i for i, v in enumerate(unique)}
         index = np.array([where[v] if v is not None else -1 for v in values] or [-1], dtype=np.int32)
         return index, pa.array(unique, type=pa.string())
 
-    def spread(table: tuple[npt.NDArray[np.int32], pa.Array], rows: npt.NDArray[np.int32]) -> pa.Array:
+    @staticmethod
+    def _spread(table: tuple[npt.NDArray[np.int32], pa.Array], rows: npt.NDArray[np.int32]) -> pa.Array:
         index = table[0][rows]
         return pa.DictionaryArray.from_arrays(pa.array(np.maximum(index, 0), mask=index < 0), table[1])
 
-    d_qualified = np.array([2 if d.qualified is None else int(d.qualified) for d in decided] or [2], dtype=np.int8)
-    d_registration = texts([d.registration for d in decided])
-    d_points = texts([d.contact_points for d in decided])
-    d_category = texts([d.category for d in decided])
-    reasons: dict[int, str] = {}
+    def outcomes(self, index: I64) -> pa.Table:
+        """The outcome columns of the given rows (numbered from 0 in file order)."""
+        d = self.decision[index].astype(np.int32)
+        fee = self.results.fee[index]
+        list_fee = self.list_fee[d]
+        qualified = self.qualified[d]
+        holds = self.results.holds[index]
+        arrays = [
+            pa.array(fee, mask=fee < 0),
+            pa.array(list_fee, mask=list_fee < 0),
+            pa.array(qualified == 1, mask=qualified == 2),
+            self._spread(self.registration, d),
+            self._spread(self.points, d),
+            self._spread(self.category, d),
+            pa.array(self.columns["invoice"][index]),
+            pa.array(holds == 1, mask=holds == 2),
+            _reasons(self.decided, self.reasons, self.columns, self.results, self.decision, index, fee < 0),
+        ]
+        return pa.Table.from_arrays(arrays, schema=OUTCOME_SCHEMA)
 
-    parquet_out = out.suffix.lower() == ".parquet"
-    writer: pq.ParquetWriter | None = None
-    bar = _progress(summary.read, "writing", show, progress)
-    with (
-        out.open("wb") as good,
-        rejects.open("w", encoding="utf-8", newline="") as bad,
-    ):
-        bad_rows = csv.writer(bad, lineterminator="\n")
-        bad_rows.writerow(["line", *header, "reason"])
-        start = 0
-        wrote_header = False
-        for batch in _batches(register, header, None, exact):
-            n = batch.num_rows
-            rows = slice(start, start + n)
-            keep = priced[rows]
-            lost = np.flatnonzero(~keep)
-            if len(lost):
-                records = batch.take(pa.array(lost)).to_pylist()
-                for i, record in zip(lost.tolist(), records, strict=True):
-                    line = start + i + 2
-                    values = {k: text_cell(v) for k, v in record.items() if k != PROBLEM}
-                    if invalid[start + i]:
-                        reason = columns["problem"].get(start + i) or _parse(Row(line, values))
-                        if reason is None:
-                            raise AssertionError(f"line {line}: the row was found invalid but no reason was given")
-                    else:
-                        reason = _conflict_text(start + i, columns, results, regions)
-                    bad_rows.writerow([line, *(values.get(c, "") for c in header), reason])
-            take = np.flatnonzero(keep)
-            kept = batch.select(header) if len(take) == n else batch.select(header).take(pa.array(take))
-            index = take + start
-            d = decision[index].astype(np.int32)
-            f = fee[index]
-            lf = d_list_fee[d]
-            q = d_qualified[d]
-            reason_cells = _reasons(decided, reasons, columns, results, decision, index, f < 0)
-            holds = results["holds"][index]
-            outcome = {
-                "fee": pa.array(f, mask=f < 0),
-                "list_fee": pa.array(lf, mask=lf < 0),
-                "qualified": pa.array(q == 1, mask=q == 2),
-                "registration": spread(d_registration, d),
-                "contact_points": spread(d_points, d),
-                "category": spread(d_category, d),
-                "invoice_home_region": pa.array(columns["invoice"][index]),
-                "frikort": pa.array(holds == 1, mask=holds == 2),
-                "undetermined_reason": reason_cells,
-            }
-            assert tuple(outcome) == OUTCOME_COLUMNS
-            result = pa.Table.from_arrays([*kept.columns, *outcome.values()], names=[*header, *OUTCOME_COLUMNS])
-            if parquet_out:
-                if writer is None:
-                    plain = {"patient_id", "undetermined_reason"}
-                    dictionary = [c for c in result.column_names if c not in plain]
-                    writer = pq.ParquetWriter(good, result.schema, write_statistics=False, use_dictionary=dictionary)
-                writer.write_table(result)
+    def reject(self, batch: pa.RecordBatch | pa.Table, start: int, lost: I64) -> None:
+        """Write the given rows of a batch (numbered from 0 within it) to the rejects file, with their reasons."""
+        if not len(lost):
+            return
+        regions = list(Region)
+        records = batch.take(pa.array(lost)).to_pylist()
+        for i, record in zip(lost.tolist(), records, strict=True):
+            row = start + i
+            line = row + 2
+            values = {k: text_cell(v) for k, v in record.items() if k != PROBLEM}
+            if self.columns["invalid"][row]:
+                reason = self.columns["problem"].get(row) or _parse(Row(line, values))
+                if reason is None:
+                    raise AssertionError(f"line {line}: the row was found invalid but no reason was given")
             else:
-                frame = pl.from_arrow(result)
-                assert isinstance(frame, pl.DataFrame)
-                frame.write_csv(good, include_header=not wrote_header)
-                wrote_header = True
-            start += n
-            if bar is not None:
-                bar.update(n)
-        if parquet_out and writer is None:
-            writer = pq.ParquetWriter(good, pa.schema([(c, pa.string()) for c in [*header, *OUTCOME_COLUMNS]]))
-        if writer is not None:
-            writer.close()
-        if not parquet_out and not wrote_header:
-            good.write((",".join([*header, *OUTCOME_COLUMNS]) + "\n").encode())
-    if bar is not None:
-        bar.close()
+                reason = _conflict_text(row, self.columns, self.results, regions)
+            self.bad.writerow([line, *(values.get(c, "") for c in self.header), reason])
+
+
+def _write(
+    register: Path,
+    header: list[str],
+    out: Path,
+    rejects: Path,
+    exact: bool,
+    columns: dict[str, Any],
+    results: _Results,
+    priced: npt.NDArray[np.bool_],
+    bar: tqdm[Any] | None,
+) -> None:
+    """Write each row to the output or the rejects file, in file order.
+
+    Parquet to Parquet copies the input's column chunks where no row is rejected (see `splice`);
+    otherwise the register is read again and written in full.
+    """
+    if register.suffix.lower() == ".parquet" and out.suffix.lower() == ".parquet":
+        with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
+            try:
+                _write_spliced(register, good, _Output(header, columns, results, bad), priced, bar)
+                return
+            except SpliceError:
+                pass
+    with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
+        _write_in_full(register, header, good, exact, _Output(header, columns, results, bad), priced, bar)
+
+
+def _write_spliced(
+    register: Path, good: BinaryIO, output: _Output, priced: npt.NDArray[np.bool_], bar: tqdm[Any] | None
+) -> None:
+    """Parquet to Parquet: row groups without rejected rows are copied, the others written again."""
+    splicer = Splicer(register, good, OUTCOME_SCHEMA)
+    source = pq.ParquetFile(register)
+    start = 0
+    for group in range(splicer.num_groups):
+        n = splicer.rows(group)
+        keep = priced[start : start + n]
+        if keep.all():
+            splicer.copy(group, output.outcomes(np.arange(start, start + n, dtype=np.int64)))
+        else:
+            table = source.read_row_group(group)
+            output.reject(table, start, np.flatnonzero(~keep))
+            take = np.flatnonzero(keep)
+            outcomes = output.outcomes(take + start)
+            kept = table.take(pa.array(take))
+            splicer.write(pa.Table.from_arrays([*kept.columns, *outcomes.columns], schema=splicer.combined))
+        start += n
+        if bar is not None:
+            bar.update(n)
+    splicer.close()
+
+
+def _write_in_full(
+    register: Path,
+    header: list[str],
+    good: BinaryIO,
+    exact: bool,
+    output: _Output,
+    priced: npt.NDArray[np.bool_],
+    bar: tqdm[Any] | None,
+) -> None:
+    """Read the register again and write every kept row with its outcome columns (CSV or Parquet)."""
+    parquet_out = Path(good.name).suffix.lower() == ".parquet"
+    writer: pq.ParquetWriter | None = None
+    start = 0
+    wrote_header = False
+    for batch in _batches(register, header, None, exact):
+        n = batch.num_rows
+        keep = priced[start : start + n]
+        output.reject(batch, start, np.flatnonzero(~keep))
+        take = np.flatnonzero(keep)
+        kept = batch.select(header) if len(take) == n else batch.select(header).take(pa.array(take))
+        outcomes = output.outcomes(take + start)
+        result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*header, *OUTCOME_COLUMNS])
+        if parquet_out:
+            if writer is None:
+                plain = {"patient_id", "undetermined_reason"}
+                dictionary = [c for c in result.column_names if c not in plain]
+                writer = pq.ParquetWriter(good, result.schema, write_statistics=False, use_dictionary=dictionary)
+            writer.write_table(result)
+        else:
+            frame = pl.from_arrow(result)
+            assert isinstance(frame, pl.DataFrame)
+            frame.write_csv(good, include_header=not wrote_header)
+            wrote_header = True
+        start += n
+        if bar is not None:
+            bar.update(n)
+    if parquet_out and writer is None:
+        writer = pq.ParquetWriter(good, pa.schema([(c, pa.string()) for c in [*header, *OUTCOME_COLUMNS]]))
+    if writer is not None:
+        writer.close()
+    if not parquet_out and not wrote_header:
+        good.write((",".join([*header, *OUTCOME_COLUMNS]) + "\n").encode())
 
 
 def _reasons(
     decided: list[Decided],
     known: dict[int, str],
     columns: dict[str, Any],
-    results: dict[str, Any],
+    results: _Results,
     decision: I32,
     index: I64,
     undetermined: npt.NDArray[np.bool_],
@@ -1122,7 +1325,7 @@ def _reasons(
     cells = np.full(len(index), -1, dtype=np.int64)
     if len(rows):
         unknown_age = columns["exempt_unknown"][rows].astype(np.int64)
-        why = results["why"][rows].astype(np.int64)
+        why = results.why[rows].astype(np.int64)
         # The day and the age only matter to the wording when the reason names them.
         dated = (unknown_age == 1) | (why == 3)
         day = np.where(dated, columns["day"][rows].astype(np.int64) + 2**20, 0)
@@ -1150,10 +1353,10 @@ def _reasons(
     return pa.DictionaryArray.from_arrays(indices, pa.array(texts if len(rows) else [], type=pa.string()))
 
 
-def _conflict_text(row: int, columns: dict[str, Any], results: dict[str, Any], regions: list[Region]) -> str:
+def _conflict_text(row: int, columns: dict[str, Any], results: _Results, regions: list[Region]) -> str:
     """The reason of a row whose home region or birth date differs from the patient's first row."""
-    first = int(results["ref"][row]) - 2
-    column = "home_region" if results["conflict"][row] == 1 else "birth_date"
+    first = int(results.ref[row])
+    column = "home_region" if results.conflict[row] == 1 else "birth_date"
 
     def shown(r: int) -> str:
         if column == "home_region":
