@@ -29,8 +29,10 @@ import resource
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TextIO
@@ -59,7 +61,7 @@ from .engine import (
     no_ceiling,
     period_end,
 )
-from .model import FACT_TYPES, Contact, Patient, Programme, ProgrammeKind, Region, Service
+from .model import FACT_TYPES, Contact, Patient, Programme, ProgrammeKind, Region, Service, _parse_date
 from .register import (
     BLANK,
     CONTACT_COLUMNS,
@@ -77,11 +79,11 @@ from .register import (
     text_cell,
 )
 from .rules import RuleBook
-from .splice import SpliceError, Splicer
+from .splice import Encoded, SpliceError, Splicer, encode
 
 EPOCH = date(1970, 1, 1)
 BATCH_ROWS = 1_000_000
-CHUNK_ROWS = 4_000_000
+CHUNK_ROWS = 12_000_000
 """Registers with more rows than this are priced bucket by bucket (patients kept together)."""
 PROGRESS_ROWS = 200_000
 """Runs on registers at least this long show a progress bar on stderr."""
@@ -270,9 +272,9 @@ def _check_cell(column: str, text: str) -> tuple[bool, Any]:
         if column == "service":
             service = _SERVICES.get(text)
             return service is not None, service
-        if column == "date":
-            return True, Contact.model_validate({"date": text}).date
-        if column in ("age", "birth_date", "home_region"):
+        if column in ("date", "birth_date"):
+            return True, _parse_date(text)  # (what the models' date fields run)
+        if column in ("age", "home_region"):
             return True, getattr(Patient.model_validate({column: value}), column)
         if column.startswith("programme."):
             key = column.split(".", 1)[1]
@@ -281,7 +283,7 @@ def _check_cell(column: str, text: str) -> tuple[bool, Any]:
             return True, text
         contact = Contact.model_validate({"date": "2000-01-01", column: value})
         return True, getattr(contact, column)
-    except ValidationError:
+    except (ValidationError, ValueError):
         return False, None
 
 
@@ -716,6 +718,7 @@ class _Results:
     ref: I64
     patients: int = 0
     reaching: int = 0
+    began: float = 0.0  # (when the ceiling scan began, for the run's figures)
 
     @classmethod
     def empty(cls, rows: int) -> _Results:
@@ -815,6 +818,19 @@ def _batches(path: Path, header: list[str], columns: list[str] | None, exact: bo
         raise _Ragged(ragged[0])
 
 
+def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The same batches, each read in a worker thread while the one before is priced.
+
+    Reading and decoding run in pyarrow without the interpreter lock, so on two cores they
+    overlap with the pricing. Errors of the reader come out here, in order.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(next, batches, None)
+        while (batch := upcoming.result()) is not None:
+            upcoming = pool.submit(next, batches, None)
+            yield batch
+
+
 PROBLEM = "__problem__"
 
 
@@ -892,11 +908,12 @@ def _progress(total: int | None, what: str, enabled: bool, out: TextIO | None) -
 
 @dataclass
 class Run:
-    """Figures of one run, beside the summary: time, memory and the bucket count."""
+    """Figures of one run, beside the summary: time, memory, the bucket count and seconds per step."""
 
     seconds: float = 0.0
     peak_mb: float = 0.0
     buckets: int = 1
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 def peak_memory_mb() -> float:
@@ -939,11 +956,14 @@ def price_register(
             )
     priced = _summarise(columns, results, summary)
     bar = _progress(summary.read, "writing", show, progress)
+    steps = {"read and rules": results.began - began, "ceiling": time.perf_counter() - results.began}
+    writing = time.perf_counter()
     _write(register, header, out, rejects, exact, columns, results, priced, bar)
+    steps["write"] = time.perf_counter() - writing
     if bar is not None:
         bar.close()
     assert summary.priced + summary.rejected == summary.read
-    return summary, Run(time.perf_counter() - began, peak_memory_mb(), buckets)
+    return summary, Run(time.perf_counter() - began, peak_memory_mb(), buckets, steps)
 
 
 def _estimate_rows(path: Path) -> int:
@@ -988,7 +1008,7 @@ def _price_pass(
         writers = [ipc.new_file(spill / f"bucket-{k}.arrow", schema) for k in range(buckets)]
     bar = _progress(total, "reading and applying the rules", show, progress)
     start = 0
-    for batch in _batches(register, header, known if not exact else None, exact):
+    for batch in _read_ahead(_batches(register, header, known if not exact else None, exact)):
         enc = encoder.encode(batch, keep_ids=not writers)
         n = batch.num_rows
         if exact:
@@ -1051,6 +1071,7 @@ def _price_pass(
     joined = columns.joined(start)
     joined["decided"] = rules.decided
     results = _Results.empty(start)
+    results.began = time.perf_counter()
     months = book.period_months()
     if writers:
         bar = _progress(buckets, "pricing patients (buckets)", show, progress)
@@ -1126,6 +1147,15 @@ def _summarise(columns: dict[str, Any], results: _Results, summary: Summary) -> 
     return priced
 
 
+def _with_nulls(values: I32, given: npt.NDArray[np.bool_]) -> pa.Array:
+    """An int32 Arrow array of `values`, null where not `given` (the validity bitmap packed directly)."""
+    if given.all():
+        return pa.array(values, type=pa.int32())
+    bitmap = pa.py_buffer(np.packbits(given, bitorder="little"))
+    data = pa.py_buffer(np.ascontiguousarray(values, dtype=np.int32))
+    return pa.Array.from_buffers(pa.int32(), len(values), [bitmap, data])
+
+
 TEXT = pa.dictionary(pa.int32(), pa.string())
 OUTCOME_SCHEMA = pa.schema(
     [
@@ -1174,7 +1204,7 @@ class _Output:
     @staticmethod
     def _spread(table: tuple[npt.NDArray[np.int32], pa.Array], rows: npt.NDArray[np.int32]) -> pa.Array:
         index = table[0][rows]
-        return pa.DictionaryArray.from_arrays(pa.array(np.maximum(index, 0), mask=index < 0), table[1])
+        return pa.DictionaryArray.from_arrays(_with_nulls(index, index >= 0), table[1])
 
     def outcomes(self, index: I64) -> pa.Table:
         """The outcome columns of the given rows (numbered from 0 in file order)."""
@@ -1184,8 +1214,8 @@ class _Output:
         qualified = self.qualified[d]
         holds = self.results.holds[index]
         arrays = [
-            pa.array(fee, mask=fee < 0),
-            pa.array(list_fee, mask=list_fee < 0),
+            _with_nulls(fee, fee >= 0),
+            _with_nulls(list_fee, list_fee >= 0),
             pa.array(qualified == 1, mask=qualified == 2),
             self._spread(self.registration, d),
             self._spread(self.points, d),
@@ -1245,25 +1275,43 @@ def _write(
 def _write_spliced(
     register: Path, good: BinaryIO, output: _Output, priced: npt.NDArray[np.bool_], bar: tqdm[Any] | None
 ) -> None:
-    """Parquet to Parquet: row groups without rejected rows are copied, the others written again."""
+    """Parquet to Parquet: row groups without rejected rows are copied, the others written again.
+
+    The outcome columns of the next row groups are built and encoded in worker threads while the
+    current one is copied (NumPy and pyarrow do most of that without the interpreter lock).
+    """
     splicer = Splicer(register, good, OUTCOME_SCHEMA)
     source = pq.ParquetFile(register)
+    pending: deque[tuple[int, int, Future[Encoded]]] = deque()
+
+    def settle(keep: int) -> None:
+        while len(pending) > keep:
+            group, n, added = pending.popleft()
+            splicer.copy(group, added.result())
+            if bar is not None:
+                bar.update(n)
+
     start = 0
-    for group in range(splicer.num_groups):
-        n = splicer.rows(group)
-        keep = priced[start : start + n]
-        if keep.all():
-            splicer.copy(group, output.outcomes(np.arange(start, start + n, dtype=np.int64)))
-        else:
-            table = source.read_row_group(group)
-            output.reject(table, start, np.flatnonzero(~keep))
-            take = np.flatnonzero(keep)
-            outcomes = output.outcomes(take + start)
-            kept = table.take(pa.array(take))
-            splicer.write(pa.Table.from_arrays([*kept.columns, *outcomes.columns], schema=splicer.combined))
-        start += n
-        if bar is not None:
-            bar.update(n)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for group in range(splicer.num_groups):
+            n = splicer.rows(group)
+            keep = priced[start : start + n]
+            if keep.all():
+                rows = np.arange(start, start + n, dtype=np.int64)
+                pending.append((group, n, pool.submit(lambda rows: encode(output.outcomes(rows)), rows)))
+                settle(keep=2)
+            else:
+                settle(keep=0)
+                table = source.read_row_group(group)
+                output.reject(table, start, np.flatnonzero(~keep))
+                take = np.flatnonzero(keep)
+                outcomes = output.outcomes(take + start)
+                kept = table.take(pa.array(take))
+                splicer.write(pa.Table.from_arrays([*kept.columns, *outcomes.columns], schema=splicer.combined))
+                if bar is not None:
+                    bar.update(n)
+            start += n
+        settle(keep=0)
     splicer.close()
 
 

@@ -58,6 +58,18 @@ def _chunk_start(meta: Any) -> int:
     return int(min(starts))
 
 
+Encoded = tuple[bytes, Any]
+"""A table as a small Parquet file of one row group, and that file's footer."""
+
+
+def encode(table: pa.Table) -> Encoded:
+    """`table` as a small Parquet file of one row group (pyarrow releases the GIL while it encodes)."""
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=max(table.num_rows, 1), write_statistics=True)
+    data = buffer.getvalue()
+    return data, _footer(data, "encoded row group")
+
+
 class Splicer:
     """Writes `target` as `source` with the columns of `added` appended, row group by row group."""
 
@@ -97,24 +109,26 @@ class Splicer:
     def num_groups(self) -> int:
         return len(self.meta.row_groups or [])
 
-    def copy(self, group: int, added: pa.Table) -> None:
-        """Row group `group` of the input unchanged, with the added columns (same rows, same order)."""
+    def copy(self, group: int, added: Encoded) -> None:
+        """Row group `group` of the input unchanged, with the added columns (same rows, same order).
+
+        `added` is the added columns of these rows, see `encode` (it may run in another thread).
+        """
         source = self.meta.row_groups[group]
-        if added.num_rows != source.num_rows:
-            raise ValueError(f"row group {group} has {source.num_rows} rows, the added columns {added.num_rows}")
+        encoded, footer = added
+        if footer.num_rows != source.num_rows:
+            raise ValueError(f"row group {group} has {source.num_rows} rows, the added columns {footer.num_rows}")
         chunks = []
         first = self.position
         for column in source.columns:
             if column.file_path is not None or column.crypto_metadata is not None:
                 raise SpliceError(f"{self.path}: column chunks in other files or encrypted")
-            meta = column.meta_data
-            start = _chunk_start(meta)
+            start = _chunk_start(column.meta_data)
             self.file.seek(start)
-            data = self.file.read(meta.total_compressed_size)
+            data = self.file.read(column.meta_data.total_compressed_size)
             chunks.append(self._place(column, data, start))
-        encoded, meta = self._encode(added.select(self.added.names))
-        self._check_added(meta)
-        for column in meta.row_groups[0].columns:
+        self._check_added(footer)
+        for column in footer.row_groups[0].columns:
             start = _chunk_start(column.meta_data)
             chunks.append(self._place(column, encoded[start : start + column.meta_data.total_compressed_size], start))
         self._group(chunks, source.num_rows, first)
@@ -123,7 +137,7 @@ class Splicer:
         """A new row group with every column (the input's and the added ones), encoded in full."""
         if table.num_rows == 0:
             return
-        encoded, meta = self._encode(table.select(self.combined.names))
+        encoded, meta = encode(table.select(self.combined.names))
         width = len(self.arrow)
         for mine, theirs in zip(meta.schema[1 : width + 1], self.meta.schema[1:], strict=True):
             if _fields(mine) != _fields(theirs):
@@ -142,12 +156,12 @@ class Splicer:
         meta = self.meta.copy()
         root = self.meta.schema[0].copy()
         root.num_children = len(self.combined)
-        added_schema = self.added_schema or self._encode(self.added.empty_table())[1].schema[1:]
+        added_schema = self.added_schema or encode(self.added.empty_table())[1].schema[1:]
         meta.schema = [root, *self.meta.schema[1:], *added_schema]
         meta.row_groups = self.groups
         meta.num_rows = sum(int(g.num_rows) for g in self.groups)
         if self.meta.column_orders:
-            added_orders = self.added_orders or self._encode(self.added.empty_table())[1].column_orders
+            added_orders = self.added_orders or encode(self.added.empty_table())[1].column_orders
             meta.column_orders = [*self.meta.column_orders, *added_orders]
         kept = [kv for kv in self.meta.key_value_metadata or [] if kv.key != b"ARROW:schema"]
         schema = cencoding.ThriftObject.from_fields(
@@ -158,13 +172,6 @@ class Splicer:
         self.target.write(footer)
         self.target.write(struct.pack("<i", len(footer)))
         self.target.write(MAGIC)
-
-    def _encode(self, table: pa.Table) -> tuple[bytes, Any]:
-        """`table` as a small Parquet file of one row group, and its footer."""
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer, row_group_size=max(table.num_rows, 1), write_statistics=True)
-        data = buffer.getvalue()
-        return data, _footer(data, "encoded row group")
 
     def _check_added(self, meta: Any, skip: int = 0) -> None:
         """The added columns must have the same Parquet types in every row group."""
