@@ -477,8 +477,17 @@ class Rules:
         self._by_segment: dict[int, int] = {}  # key * segments + segment -> decision (-1: decide per day)
         self._by_day: dict[tuple[int, int], int] = {}
         self._exempt: dict[int, int] = {}
-        self._ceiling: dict[int, int] = {}
+        self._ceilings = np.full(len(Region) * self.segments, UNSET, dtype=np.int32)
         self.regions = list(Region)
+
+    def segments_of(self, day: I32, valid: npt.NDArray[np.bool_]) -> I32:
+        """The segment of every row's day (rows not valid may hold any day; they get some segment)."""
+        if not valid.any():
+            return np.zeros(len(day), dtype=np.int32)
+        first, last = int(day[valid].min()), int(day[valid].max())
+        table = np.searchsorted(self.bounds, np.arange(first, last + 1, dtype=np.int32), side="right")
+        segment: I32 = table.astype(np.int32)[np.clip(day, first, last) - first]
+        return segment
 
     def day_of(self, segment: int) -> date:
         """A day inside a segment (its first day; the day before the first boundary for segment 0)."""
@@ -543,15 +552,41 @@ class Rules:
 
     def ceilings(self, region: I32, segment: I32) -> I32:
         """Per row: the ceiling amount in force in the care region on the day (-1: none in the data)."""
-        return _per_distinct(
-            region.astype(np.int64) * self.segments + segment, self._ceiling, self._ceiling_amount, np.int32
-        )
+        combined = region.astype(np.int32) * self.segments + segment
+        needed = np.flatnonzero(np.bincount(combined, minlength=len(self._ceilings)) if len(combined) else [])
+        for c in needed.tolist():
+            if self._ceilings[c] == UNSET:
+                self._ceilings[c] = self._ceiling_amount(c)
+        found: I32 = self._ceilings[combined]
+        return found
+
+
+@numba.njit(cache=True, nogil=True)
+def _net(decision: I32, fees: I32, exempt: I8) -> tuple[I32, npt.NDArray[np.bool_]]:
+    """Per row: the fee before the ceiling (0 free by age or zero list fee, -1 undetermined) and
+    whether a positive list fee is left undetermined because no age rules are in force."""
+    n = len(decision)
+    net = np.empty(n, np.int32)
+    unknown_age = np.zeros(n, np.bool_)
+    for i in range(n):
+        fee = fees[decision[i]] if decision[i] >= 0 else -1
+        if exempt[i] == 1 or fee == 0:
+            net[i] = 0
+        elif fee < 0 or exempt[i] == 2:
+            net[i] = -1
+        else:
+            net[i] = fee
+        unknown_age[i] = exempt[i] == 2 and fee > 0
+    return net, unknown_age
 
 
 def list_fees(decided: list[Decided]) -> I32:
     """The list fee of each decision, by decision index (-1: undetermined)."""
     return np.array([-1 if d.list_fee is None else d.list_fee for d in decided] or [-1], dtype=np.int32)
 
+
+UNSET = -(2**31)
+"""A table entry not computed yet."""
 
 AGE_SPAN = 16384
 """Ages are packed below this in the exemption key (a birth date gives at most about 10 000 years)."""
@@ -975,6 +1010,25 @@ def _estimate_rows(path: Path) -> int:
     return int(size / (len(sample) / lines)) if sample else 0
 
 
+class _Subset:
+    """The valid rows of a batch: picking their values and spreading results back (a no-op when all are valid)."""
+
+    def __init__(self, valid: npt.NDArray[np.bool_]) -> None:
+        self.valid = valid
+        self.every = bool(valid.all())
+
+    def pick(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if self.every else values[self.valid]
+
+    def spread(self, values: npt.NDArray[Any], missing: int) -> npt.NDArray[Any]:
+        if self.every:
+            return values
+        out = np.empty(len(self.valid), dtype=values.dtype)
+        out.fill(missing)
+        out[self.valid] = values
+        return out
+
+
 def _price_pass(
     book: RuleBook,
     chosen: Selection,
@@ -1017,20 +1071,16 @@ def _price_pass(
                     columns.problem[start + i] = problem
                     enc.invalid[i] = True
         valid = ~enc.invalid
-        decision = np.full(n, -1, dtype=np.int32)
-        segment = np.searchsorted(rules.bounds, enc.day, side="right").astype(np.int32)
-        decision[valid] = rules.decisions(enc.key[valid], enc.day[valid], segment[valid])
-        fees = list_fees(rules.decided)
-        list_fee = np.where(decision >= 0, fees[np.maximum(decision, 0)], -1)
-        exempt = np.zeros(n, dtype=np.int8)
-        exempt[valid] = rules.exemptions(enc.region[valid], segment[valid], enc.age[valid])
-        ceiling = np.full(n, -1, dtype=np.int32)
-        ceiling[valid] = rules.ceilings(enc.region[valid], segment[valid])
-        net = np.where((exempt == 1) | (list_fee == 0), 0, np.where((list_fee < 0) | (exempt == 2), -1, list_fee))
-        net = net.astype(np.int32)
+        subset = _Subset(valid)
+        segment = rules.segments_of(enc.day, valid)
+        day, region, segment_v = subset.pick(enc.day), subset.pick(enc.region), subset.pick(segment)
+        decision = subset.spread(rules.decisions(subset.pick(enc.key), day, segment_v), -1)
+        exempt = subset.spread(rules.exemptions(region, segment_v, subset.pick(enc.age)), 0)
+        ceiling = subset.spread(rules.ceilings(region, segment_v), -1)
+        net, exempt_unknown = _net(decision, list_fees(rules.decided), exempt)
         columns.add("invalid", start, enc.invalid)
         columns.add("decision", start, decision)
-        columns.add("exempt_unknown", start, (exempt == 2) & (list_fee > 0))
+        columns.add("exempt_unknown", start, exempt_unknown)
         columns.add("invoice", start, (enc.home >= 0) & (enc.home != enc.region))
         columns.add("region", start, enc.region.astype(np.int8))
         columns.add("day", start, enc.day)
