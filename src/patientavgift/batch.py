@@ -159,6 +159,39 @@ class _Cells:
             return int(value) if value is not None else -1
         return 0
 
+    def _add_dates(self, texts: pa.Array) -> npt.NDArray[np.bool_]:
+        """Add the texts that are plain calendar dates (YYYY-MM-DD, years 1000-9999) in one vectorised
+        step and return which ones; any other text is left to `_add`, one by one.
+
+        A text counts as a plain date only when it parses and prints back as the same text, so a
+        date that does not exist (2025-02-30) is never let through; `_add` then rejects it.
+        """
+        trimmed = pc.utf8_trim(texts, BLANK)
+        plain = pc.fill_null(pc.match_substring_regex(trimmed, r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}$"), False)
+        parsed = pc.strptime(pc.if_else(plain, trimmed, "1970-01-01"), format="%Y-%m-%d", unit="s", error_is_null=True)
+        back = pc.strftime(parsed, format="%Y-%m-%d")
+        same = pc.fill_null(pc.and_(plain, pc.equal(back, trimmed)), False).to_numpy(zero_copy_only=False)
+        unique = {t for t in texts.filter(pa.array(same)).to_pylist()}
+        if len(unique) != int(same.sum()) or any(t in self.where for t in unique):
+            return np.zeros(len(texts), dtype=np.bool_)  # (repeated texts: leave them to `_add`)
+        good = pa.array(same)
+        days = pc.cast(pc.cast(parsed.filter(good), pa.date32()), pa.int32()).to_numpy(zero_copy_only=False)
+        dated = parsed.filter(good)
+        md = (
+            pc.year(dated).to_numpy(zero_copy_only=False).astype(np.int64) * 512
+            + pc.month(dated).to_numpy(zero_copy_only=False).astype(np.int64) * 32
+            + pc.day(dated).to_numpy(zero_copy_only=False).astype(np.int64)
+        )
+        count = len(days)
+        self.texts.extend(texts.filter(good).to_pylist())
+        self.ok.extend([True] * count)
+        self.present.extend([True] * count)
+        self.code.extend([0] * count)
+        self.num.extend(days.tolist())
+        self.md.extend(md.tolist())
+        added: npt.NDArray[np.bool_] = same
+        return added
+
     def _add(self, raw: str) -> None:
         text = raw.strip(BLANK)
         valid, value = _check_cell(self.column, text) if text else (True, None)
@@ -171,21 +204,28 @@ class _Cells:
 
     def entries(self, dictionary: pa.Array) -> npt.NDArray[np.int64]:
         """The slot of every text of a column's dictionary (new texts are checked and added first)."""
-        pos = pc.index_in(dictionary, value_set=self.value_set).fill_null(-1).to_numpy(zero_copy_only=False)
-        pos = pos.astype(np.int64) + 1
+        found = pc.index_in(dictionary, value_set=self.value_set).fill_null(-1).to_numpy(zero_copy_only=False)
+        pos: npt.NDArray[np.int64] = found.astype(np.int64) + 1
         new = np.flatnonzero(pos == 0)
-        if len(new):
-            for i, text in zip(new.tolist(), dictionary.take(pa.array(new)).to_pylist(), strict=True):
-                if text is None:
-                    continue  # (slot 0: an empty cell)
-                if text not in self.where:  # (a dictionary may hold a text twice)
-                    self._add(text)
-                    self.where[text] = len(self.texts)
+        if not len(new):
+            return pos
+        if len(new) > 100 and self.column in ("date", "birth_date") and self.radix is None:
+            fresh = dictionary.take(pa.array(new))
+            added = self._add_dates(fresh)
+            for i, text in zip(new[added].tolist(), fresh.filter(pa.array(added)).to_pylist(), strict=True):
+                self.where[text] = len(self.where) + 1  # (the slot: texts and slots are numbered alike)
                 pos[i] = self.where[text]
-            self.value_set = pa.array(self.texts, type=pa.string())
-            self._arrays = {}
-        slots: npt.NDArray[np.int64] = pos
-        return slots
+            new = new[~added]
+        for i, text in zip(new.tolist(), dictionary.take(pa.array(new)).to_pylist(), strict=True):
+            if text is None:
+                continue  # (slot 0: an empty cell)
+            if text not in self.where:  # (a dictionary may hold a text twice)
+                self._add(text)
+                self.where[text] = len(self.texts)
+            pos[i] = self.where[text]
+        self.value_set = pa.array(self.texts, type=pa.string())
+        self._arrays = {}
+        return pos
 
     def array(self, name: str) -> npt.NDArray[Any]:
         """One of the per-slot tables as a NumPy array (rebuilt after new texts)."""
@@ -612,8 +652,8 @@ def _per_distinct(keys: I64, cache: dict[int, int], compute: Callable[[int], int
 def _order(patient: I64, day: I32, patients: int) -> tuple[I64, I64]:
     """Rows grouped by patient, each patient's rows by date, ties in file order (rows with patient -1 left out).
 
-    A counting sort by patient keeps file order within a patient; a patient whose dates are not
-    already in order is then sorted by date with a stable sort. Returns the row order and where
+    A counting sort by patient keeps file order within a patient; each patient's rows are then
+    sorted by date with a stable sort (insertion sort for a few rows, merge sort for many). Returns the row order and where
     each patient's rows start in it (plus the end).
     """
     starts = np.zeros(patients + 1, np.int64)
@@ -631,11 +671,20 @@ def _order(patient: I64, day: I32, patients: int) -> tuple[I64, I64]:
             fill[p] += 1
     for p in range(patients):
         a, b = starts[p], starts[p + 1]
-        for k in range(a + 1, b):
-            if day[order[k]] < day[order[k - 1]]:
-                rows = order[a:b].copy()
-                order[a:b] = rows[np.argsort(day[rows], kind="mergesort")]
-                break
+        if b - a > 64:
+            for k in range(a + 1, b):
+                if day[order[k]] < day[order[k - 1]]:
+                    rows = order[a:b].copy()
+                    order[a:b] = rows[np.argsort(day[rows], kind="mergesort")]
+                    break
+            continue
+        for k in range(a + 1, b):  # insertion sort: stable, and quick for a patient's few rows
+            row = order[k]
+            j = k - 1
+            while j >= a and day[order[j]] > day[row]:
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = row
     return order, starts
 
 
@@ -730,6 +779,14 @@ def _scan(
         if reached:
             reaching += 1
     return patients, reaching
+
+
+def _load_compiled() -> None:
+    """Load the compiled loops (from numba's cache) before they are needed; the first costs a few tenths of a second."""
+    i32, i64 = np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int64)
+    _fold(i32, _NO_BITS, 0, i64, np.ones(1, dtype=np.bool_), i64, i64.copy(), np.zeros(1, dtype=np.bool_), i32.copy())
+    _net(i32, i32, np.zeros(1, dtype=np.int8))
+    _order(i64, i32, 1)
 
 
 def _period_ends(day0: int, day1: int, months: int) -> I32:
@@ -853,14 +910,16 @@ def _batches(path: Path, header: list[str], columns: list[str] | None, exact: bo
         raise _Ragged(ragged[0])
 
 
-def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _read_ahead(batches: Iterator[pa.RecordBatch], meanwhile: Callable[[], None]) -> Iterator[pa.RecordBatch]:
     """The same batches, each read in a worker thread while the one before is priced.
 
     Reading and decoding run in pyarrow without the interpreter lock, so on two cores they
-    overlap with the pricing. Errors of the reader come out here, in order.
+    overlap with the pricing; `meanwhile` runs while the first batch is read. Errors of the
+    reader come out here, in order.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         upcoming = pool.submit(next, batches, None)
+        meanwhile()
         while (batch := upcoming.result()) is not None:
             upcoming = pool.submit(next, batches, None)
             yield batch
@@ -1062,7 +1121,7 @@ def _price_pass(
         writers = [ipc.new_file(spill / f"bucket-{k}.arrow", schema) for k in range(buckets)]
     bar = _progress(total, "reading and applying the rules", show, progress)
     start = 0
-    for batch in _read_ahead(_batches(register, header, known if not exact else None, exact)):
+    for batch in _read_ahead(_batches(register, header, known if not exact else None, exact), _load_compiled):
         enc = encoder.encode(batch, keep_ids=not writers)
         n = batch.num_rows
         if exact:
