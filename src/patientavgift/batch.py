@@ -957,7 +957,6 @@ class _Columns:
         "invalid": np.bool_,
         "decision": np.int32,
         "exempt_unknown": np.bool_,
-        "invoice": np.bool_,
         "region": np.int8,
         "day": np.int32,
         "age": np.int32,
@@ -1140,7 +1139,6 @@ def _price_pass(
         columns.add("invalid", start, enc.invalid)
         columns.add("decision", start, decision)
         columns.add("exempt_unknown", start, exempt_unknown)
-        columns.add("invoice", start, (enc.home >= 0) & (enc.home != enc.region))
         columns.add("region", start, enc.region.astype(np.int8))
         columns.add("day", start, enc.day)
         columns.add("age", start, enc.age)
@@ -1199,14 +1197,22 @@ def _price_pass(
             bar.close()
     else:
         ids, patients = _numbered(pa.chunked_array(encoder.patient_ids, type=pa.string()))
-        entry = joined.pop("patient")
-        patient = np.where(entry >= 0, ids[np.maximum(entry, 0)] if len(ids) else -1, -1)
+        patient = _patients(joined.pop("patient"), ids)
         day, home, birth = joined["day"], joined["home"], joined["birth"]
         results.scan(patient, patients, day, home, birth, joined.pop("net"), joined.pop("ceiling"), months)
     return joined, results
 
 
 _SCANNED = ("day", "home", "birth", "net", "ceiling")
+
+
+@numba.njit(cache=True, nogil=True)
+def _patients(entry: I64, number: I64) -> I64:
+    """Each row's patient number from the number of its id entry (-1 stays -1: not priced)."""
+    out = np.empty(len(entry), np.int64)
+    for i in range(len(entry)):
+        out[i] = number[entry[i]] if entry[i] >= 0 else -1
+    return out
 
 
 def _numbered(ids: pa.ChunkedArray) -> tuple[I64, int]:
@@ -1254,6 +1260,12 @@ def _summarise(columns: dict[str, Any], results: _Results, summary: Summary) -> 
     summary.patients = results.patients
     summary.patients_reaching_ceiling = results.reaching
     return priced
+
+
+def _invoice(home: I32, region: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
+    """Whether the contact is invoiced to the home region: one is given and it is not the care region."""
+    invoiced: npt.NDArray[np.bool_] = (home >= 0) & (home != region)
+    return invoiced
 
 
 def _with_nulls(values: I32, given: npt.NDArray[np.bool_]) -> pa.Array:
@@ -1329,7 +1341,7 @@ class _Output:
             self._spread(self.registration, d),
             self._spread(self.points, d),
             self._spread(self.category, d),
-            pa.array(self.columns["invoice"][index]),
+            pa.array(_invoice(self.columns["home"][index], self.columns["region"][index])),
             pa.array(holds == 1, mask=holds == 2),
             _reasons(self.decided, self.reasons, self.columns, self.results, self.decision, index, fee < 0),
         ]
