@@ -866,18 +866,21 @@ class _Ragged(Exception):
     """A CSV row has more or fewer fields than the header (the fast reader cannot number it)."""
 
 
-def _batches(path: Path, header: list[str], columns: list[str] | None, exact: bool) -> Iterator[pa.RecordBatch]:
+def _batches(
+    path: Path, header: list[str], columns: list[str] | None, exact: bool, plain: bool = False
+) -> Iterator[pa.RecordBatch]:
     """The register in batches of rows, every cell as text (CSV) or as stored (Parquet).
 
-    `exact` reads a CSV with Python's own reader, one row at a time: slower, but it can keep a
-    row whose number of fields is wrong (it is then rejected with that reason). The fast reader
-    raises `_Ragged` when it meets such a row, and the caller starts over with `exact`.
+    Text columns come as dictionaries, so that each distinct text is checked once per batch;
+    `plain` reads them as plain texts instead (for copying them to the output). `exact` reads a
+    CSV with Python's own reader, one row at a time: slower, but it can keep a row whose number
+    of fields is wrong (it is then rejected with that reason). The fast reader raises `_Ragged`
+    when it meets such a row, and the caller starts over with `exact`.
     """
     wanted = columns or header
     if path.suffix.lower() == ".parquet":
         schema = pq.read_schema(path)
-        # Text columns come as dictionaries: each distinct text is checked once per batch.
-        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type)]
+        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and not plain]
         yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(batch_size=BATCH_ROWS, columns=wanted)
         return
     if exact:
@@ -890,11 +893,11 @@ def _batches(path: Path, header: list[str], columns: list[str] | None, exact: bo
         ragged.append(str(row.text))  # noted, and the whole read starts over with the exact reader
         return "skip"
 
-    types = {c: pa.dictionary(pa.int32(), pa.string()) for c in wanted}
+    types = {c: pa.string() if plain else pa.dictionary(pa.int32(), pa.string()) for c in wanted}
     try:
         reader = pa_csv.open_csv(
             path,
-            read_options=pa_csv.ReadOptions(block_size=32 << 20),
+            read_options=pa_csv.ReadOptions(block_size=8 << 20),  # (bigger blocks: far more memory, no faster)
             parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
             convert_options=pa_csv.ConvertOptions(
                 column_types=types, include_columns=wanted, strings_can_be_null=False, quoted_strings_can_be_null=False
@@ -1450,7 +1453,7 @@ def _write_in_full(
     writer: pq.ParquetWriter | None = None
     start = 0
     wrote_header = False
-    for batch in _batches(register, header, None, exact):
+    for batch in _read_ahead(_batches(register, header, None, exact, plain=True), lambda: None):
         n = batch.num_rows
         keep = priced[start : start + n]
         output.reject(batch, start, np.flatnonzero(~keep))
