@@ -389,19 +389,35 @@ class Encoder:
         assert region is not None
         return facts, region, service
 
-    def encode(self, batch: pa.RecordBatch, keep_ids: bool = True) -> _Encoded:
+    def encode(
+        self, batch: pa.RecordBatch, keep_ids: bool = True, into: dict[str, npt.NDArray[Any]] | None = None
+    ) -> _Encoded:
         """Check every cell of a batch and turn the rows into codes (a row with a bad cell is invalid).
 
         Each column goes through its dictionary: the distinct texts are looked up once, and one
         compiled loop per column spreads their codes over the rows. With `keep_ids` the batch's
         distinct patient ids are kept, so that all rows can be numbered by patient at the end.
+        `into` may give the arrays to fill (by the names of `_Encoded`), so nothing is copied later.
         """
         n = batch.num_rows
-        invalid = np.zeros(n, dtype=np.bool_)
+        given = into or {}
+
+        def buffer(name: str, kind: Any, value: Any) -> npt.NDArray[Any]:
+            found = given.get(name)
+            array = found if found is not None else np.empty(n, dtype=kind)
+            array.fill(value)
+            return array
+
+        invalid = buffer("invalid", np.bool_, False)
         key = np.zeros(n, dtype=np.int64)
-        numbers = {"region": -1, "home_region": -1, "date": MISSING_DAY, "birth_date": MISSING_DAY, "age": -1}
         dated = "birth_date" in self.cells
-        out = {c: _filled(n, m) for c, m in numbers.items()}
+        out = {
+            "region": _filled(n, -1),
+            "home_region": buffer("home", np.int32, -1),
+            "date": buffer("day", np.int32, MISSING_DAY),
+            "birth_date": buffer("birth", np.int32, MISSING_DAY),
+            "age": buffer("age", np.int32, -1),
+        }
         md = {c: _filled(n if dated else 0, 0) for c in ("date", "birth_date")}
         for column, cells in self.cells.items():
             if column == "patient_id":
@@ -431,14 +447,14 @@ class Encoder:
         if dated and has_birth.any():
             on, born = md["date"], md["birth_date"]
             years = on // 512 - born // 512 - ((on % 512) < (born % 512))
-            age = np.where(has_birth & ~invalid, years, age).astype(np.int32)
+            np.copyto(age, years, where=has_birth & ~invalid, casting="same_kind")
 
         dictionary, indices, bits, offset = _dictionary(batch.column("patient_id"))
         ids = pc.utf8_trim(dictionary, BLANK)
         ok = np.append(pc.fill_null(pc.not_equal(ids, ""), False).to_numpy(zero_copy_only=False), False)
         first = self.seen_ids
         number = np.append(np.arange(first, first + len(ids), dtype=np.int64), -1)
-        patient = np.full(n, -1, dtype=np.int64)
+        patient = buffer("patient", np.int64, -1)
         _fold(indices, bits, offset, np.zeros(len(ok), dtype=np.int64), ok, number, key, invalid, patient)
         self.seen_ids += len(ids)
         if keep_ids:
@@ -516,6 +532,7 @@ class Rules:
         self._index: dict[Decided, int] = {}
         self._by_segment: dict[int, int] = {}  # key * segments + segment -> decision (-1: decide per day)
         self._by_day: dict[tuple[int, int], int] = {}
+        self._contacts: dict[int, tuple[Contact, Region, Service | None]] = {}
         self._exempt: dict[int, int] = {}
         self._ceilings = np.full(len(Region) * self.segments, UNSET, dtype=np.int32)
         self.regions = list(Region)
@@ -543,9 +560,12 @@ class Rules:
         return index
 
     def _decide(self, key: int, on: date) -> Decision:
-        facts, region, service = self.encoder.decode(key)
-        contact = Contact.model_validate({**facts, "date": on})
-        return decide(self.book, contact, region, service, self.chosen)
+        known = self._contacts.get(key)
+        if known is None:  # (the facts are checked once per key; each day only changes the date)
+            facts, region, service = self.encoder.decode(key)
+            known = self._contacts[key] = (Contact.model_validate({**facts, "date": on}), region, service)
+        contact, region, service = known
+        return decide(self.book, contact.model_copy(update={"date": on}), region, service, self.chosen)
 
     def _segment_decision(self, combined: int) -> int:
         """The decision of a (key, segment); -1 when it must be decided per day (its reasons may name the day)."""
@@ -976,13 +996,23 @@ class _Columns:
         self.whole: dict[str, npt.NDArray[Any]] = {}
         self.problem: dict[int, str] = {}
 
+    def views(self, names: list[str], start: int, n: int) -> dict[str, npt.NDArray[Any]]:
+        """Where a batch's rows go in the whole columns (nothing when the number of rows is not known)."""
+        if self.total is None:
+            return {}
+        for name in names:
+            if name not in self.whole:
+                self.whole[name] = np.empty(self.total, dtype=self.KINDS[name])
+        return {name: self.whole[name][start : start + n] for name in names}
+
     def add(self, name: str, start: int, values: npt.NDArray[Any]) -> None:
         if self.total is None:
             self.parts[name].append(values.astype(self.KINDS[name], copy=False))
             return
         if name not in self.whole:
             self.whole[name] = np.empty(self.total, dtype=self.KINDS[name])
-        self.whole[name][start : start + len(values)] = values
+        if values.base is not self.whole[name]:  # (a view given to the encoder is filled already)
+            self.whole[name][start : start + len(values)] = values
 
     def joined(self, rows: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -1124,7 +1154,8 @@ def _price_pass(
     bar = _progress(total, "reading and applying the rules", show, progress)
     start = 0
     for batch in _read_ahead(_batches(register, header, known if not exact else None, exact), _load_compiled):
-        enc = encoder.encode(batch, keep_ids=not writers)
+        stored = ["invalid", "day", "age", "home", "birth", *([] if writers else ["patient"])]
+        enc = encoder.encode(batch, keep_ids=not writers, into=columns.views(stored, start, batch.num_rows))
         n = batch.num_rows
         if exact:
             for i, problem in enumerate(batch.column(PROBLEM).to_pylist()):
@@ -1169,7 +1200,8 @@ def _price_pass(
         else:
             columns.add("net", start, net)
             columns.add("ceiling", start, ceiling)
-            columns.add("patient", start, np.where(valid, enc.patient, -1))
+            enc.patient[~valid] = -1
+            columns.add("patient", start, enc.patient)
         start += n
         if bar is not None:
             bar.update(n)
