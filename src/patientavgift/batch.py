@@ -1278,20 +1278,45 @@ def _reason_text(d: Decided, exempt_unknown: bool, why: int, region: Region, on:
     return text
 
 
+@numba.njit(cache=True, nogil=True)
+def _counts(
+    invalid: npt.NDArray[np.bool_], conflict: I8, decision: I32, fees: I32, fee: I32, lowered: I8
+) -> tuple[npt.NDArray[np.bool_], int, int, int, int, int]:
+    """Which rows are priced, and the summary's counts over them (one pass)."""
+    n = len(fee)
+    priced = np.empty(n, np.bool_)
+    rejected = undetermined = revenue = by_ceiling = by_exemption = 0
+    for i in range(n):
+        priced[i] = not invalid[i] and conflict[i] == 0
+        if not priced[i]:
+            rejected += 1
+            continue
+        f = fee[i]
+        if f < 0:
+            undetermined += 1
+            continue
+        revenue += f
+        listed = fees[max(decision[i], 0)]
+        if listed > 0 and f < listed:
+            if lowered[i] > 0:
+                by_ceiling += 1
+            else:
+                by_exemption += 1
+    return priced, rejected, undetermined, revenue, by_ceiling, by_exemption
+
+
 def _summarise(columns: dict[str, Any], results: _Results, summary: Summary) -> npt.NDArray[np.bool_]:
     """Fill in the summary's counts; returns which rows are priced (the others are rejected)."""
-    rejected: npt.NDArray[np.bool_] = columns["invalid"] | (results.conflict > 0)
-    fee = results.fee
-    list_fee = list_fees(columns["decided"])[np.maximum(columns["decision"], 0)]
-    priced: npt.NDArray[np.bool_] = ~rejected
-    summary.read = len(rejected)
-    summary.rejected = int(rejected.sum())
-    summary.priced = int(priced.sum())
-    summary.undetermined = int((priced & (fee < 0)).sum())
-    summary.revenue = int(fee[priced & (fee > 0)].sum(dtype=np.int64))
-    reduced = priced & (list_fee > 0) & (fee >= 0) & (fee < list_fee)
-    summary.free_by_ceiling = int((reduced & (results.lowered > 0)).sum())
-    summary.free_by_exemption = int((reduced & (results.lowered == 0)).sum())
+    fees = list_fees(columns["decided"])
+    counted = _counts(columns["invalid"], results.conflict, columns["decision"], fees, results.fee, results.lowered)
+    priced, rejected, undetermined, revenue, by_ceiling, by_exemption = counted
+    summary.read = len(priced)
+    summary.rejected = rejected
+    summary.priced = len(priced) - rejected
+    summary.undetermined = undetermined
+    summary.revenue = revenue
+    summary.free_by_ceiling = by_ceiling
+    summary.free_by_exemption = by_exemption
     summary.patients = results.patients
     summary.patients_reaching_ceiling = results.reaching
     return priced
