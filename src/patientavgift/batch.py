@@ -901,7 +901,9 @@ def _batches(
     if path.suffix.lower() == ".parquet":
         schema = pq.read_schema(path)
         strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and not plain]
-        yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+        yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(
+            batch_size=BATCH_ROWS, columns=wanted, use_threads=False
+        )
         return
     if exact:
         yield from _exact_batches(path, header, wanted)
