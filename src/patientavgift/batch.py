@@ -64,6 +64,7 @@ from .engine import (
 from .model import FACT_TYPES, Contact, Patient, Programme, ProgrammeKind, Region, Service, _parse_date
 from .register import (
     BLANK,
+    CHUNK_ROWS,
     CONTACT_COLUMNS,
     KNOWN_COLUMNS,
     OUTCOME_COLUMNS,
@@ -83,8 +84,6 @@ from .splice import Encoded, SpliceError, Splicer, encode
 
 EPOCH = date(1970, 1, 1)
 BATCH_ROWS = 1_000_000
-CHUNK_ROWS = 12_000_000
-"""Registers with more rows than this are priced bucket by bucket (patients kept together)."""
 PROGRESS_ROWS = 200_000
 """Runs on registers at least this long show a progress bar on stderr."""
 

@@ -10,6 +10,7 @@ from .cases import case_files, error_expectations, price_case, read_case_file, r
 from .engine import selection
 from .errors import Problem, RuleDataError
 from .explain import explain_case, failure_text
+from .register import CHUNK_ROWS
 from .rules import check_rules, load_rules
 
 
@@ -160,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--chunk-rows",
         type=int,
-        default=4_000_000,
+        default=CHUNK_ROWS,
         metavar="N",
-        help="registers longer than this are priced in buckets of patients, to bound memory (default 4000000)",
+        help=f"registers longer than this are priced in buckets of patients, to bound memory (default {CHUNK_ROWS})",
     )
     p.add_argument(
         "--per-contact",

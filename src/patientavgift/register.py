@@ -36,6 +36,9 @@ PROGRAMME_COLUMNS = (
     "programme.login_1177",
 )
 KNOWN_COLUMNS = frozenset((*PATIENT_COLUMNS, *CONTACT_COLUMNS, *PROGRAMME_COLUMNS))
+CHUNK_ROWS = 12_000_000
+"""Registers with more rows than this are priced bucket by bucket, patients kept together (`batch`);
+below it about 150 bytes per contact are held at the peak, well under 2 GB."""
 OUTCOME_COLUMNS = (
     "fee",
     "list_fee",
