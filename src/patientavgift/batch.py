@@ -28,6 +28,7 @@ import math
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -885,6 +886,52 @@ class _Ragged(Exception):
     """A CSV row has more or fewer fields than the header (the fast reader cannot number it)."""
 
 
+def _parquet_batches(path: Path, wanted: list[str], strings: list[str]) -> Iterator[pa.RecordBatch]:
+    """A Parquet register row group by row group, two read at a time by worker threads.
+
+    A column chunk whose statistics say every cell is empty is not read at all: the column is
+    given as nulls. Files with row groups much larger than a batch are read batch by batch.
+    """
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    if not sizes or max(sizes) > 4 * BATCH_ROWS:
+        yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+        return
+    schema = pq.read_schema(path)
+    leaf = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    local = threading.local()
+
+    def empty(group: int, column: str) -> bool:
+        stats = meta.row_group(group).column(leaf[column]).statistics
+        return bool(stats is not None and stats.has_null_count and stats.null_count == sizes[group])
+
+    def read(group: int) -> pa.RecordBatch:
+        if not hasattr(local, "file"):  # (each thread reads through its own file handle)
+            local.file = pq.ParquetFile(path, read_dictionary=strings)
+        skipped = {c for c in wanted if empty(group, c)}
+        needed = [c for c in wanted if c not in skipped]
+        table = local.file.read_row_group(group, columns=needed, use_threads=False) if needed else None
+        arrays = []
+        for c in wanted:
+            if c in skipped:
+                kind = pa.dictionary(pa.int32(), pa.string()) if c in strings else schema.field(c).type
+                arrays.append(pa.nulls(sizes[group], type=kind))
+            else:
+                assert table is not None
+                arrays.append(table.column(c).combine_chunks())
+        return pa.RecordBatch.from_arrays(arrays, names=wanted)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = deque(pool.submit(read, g) for g in range(min(2, len(sizes))))
+        upcoming = len(pending)
+        while pending:
+            batch = pending.popleft().result()
+            if upcoming < len(sizes):
+                pending.append(pool.submit(read, upcoming))
+                upcoming += 1
+            yield batch
+
+
 def _batches(
     path: Path, header: list[str], columns: list[str] | None, exact: bool, plain: bool = False
 ) -> Iterator[pa.RecordBatch]:
@@ -900,9 +947,7 @@ def _batches(
     if path.suffix.lower() == ".parquet":
         schema = pq.read_schema(path)
         strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and not plain]
-        yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(
-            batch_size=BATCH_ROWS, columns=wanted, use_threads=False
-        )
+        yield from _parquet_batches(path, wanted, strings)
         return
     if exact:
         yield from _exact_batches(path, header, wanted)
