@@ -291,13 +291,6 @@ _NO_BITS = np.zeros(0, dtype=np.uint8)
 _NO_NUM = np.zeros(0, dtype=np.int32)
 
 
-def _filled(n: int, value: int) -> I32:
-    """An array of n copies of value (np.full is several times slower for this)."""
-    out = np.empty(n, dtype=np.int32)
-    out.fill(value)
-    return out
-
-
 _REGIONS = {r.value: r for r in Region}
 _SERVICES = {s.value: s for s in Service}
 
@@ -402,23 +395,26 @@ class Encoder:
         n = batch.num_rows
         given = into or {}
 
-        def buffer(name: str, kind: Any, value: Any) -> npt.NDArray[Any]:
+        def buffer(name: str, kind: Any, value: Any, column: str | None = None) -> npt.NDArray[Any]:
+            """An array for the batch; filled with `value` unless the column's loop below writes every row."""
             found = given.get(name)
             array = found if found is not None else np.empty(n, dtype=kind)
-            array.fill(value)
+            if column is None or column not in self.cells:
+                array.fill(value)
             return array
 
         invalid = buffer("invalid", np.bool_, False)
         key = np.zeros(n, dtype=np.int64)
         dated = "birth_date" in self.cells
         out = {
-            "region": _filled(n, -1),
-            "home_region": buffer("home", np.int32, -1),
-            "date": buffer("day", np.int32, MISSING_DAY),
-            "birth_date": buffer("birth", np.int32, MISSING_DAY),
-            "age": buffer("age", np.int32, -1),
+            "region": buffer("region", np.int32, -1, "region"),
+            "home_region": buffer("home", np.int32, -1, "home_region"),
+            "date": buffer("day", np.int32, MISSING_DAY, "date"),
+            "birth_date": buffer("birth", np.int32, MISSING_DAY, "birth_date"),
+            "age": buffer("age", np.int32, -1, "age"),
         }
-        md = {c: _filled(n if dated else 0, 0) for c in ("date", "birth_date")}
+        # (month-day numbers are read only where both dates are given, so they need no filling)
+        md = {c: np.empty(n if dated else 0, dtype=np.int32) for c in ("date", "birth_date")}
         for column, cells in self.cells.items():
             if column == "patient_id":
                 continue
