@@ -883,7 +883,7 @@ class _Ragged(Exception):
 
 
 def _parquet_batches(path: Path, wanted: list[str], strings: list[str]) -> Iterator[pa.RecordBatch]:
-    """A Parquet register row group by row group, two read at a time by worker threads.
+    """A Parquet register row group by row group, each read in a worker thread one ahead.
 
     A column chunk whose statistics say every cell is empty is not read at all: the column is
     given as nulls. Files with row groups much larger than a batch are read batch by batch.
@@ -917,7 +917,7 @@ def _parquet_batches(path: Path, wanted: list[str], strings: list[str]) -> Itera
                 arrays.append(table.column(c).combine_chunks())
         return pa.RecordBatch.from_arrays(arrays, names=wanted)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:  # (one reader and the pricing fill the two cores)
         pending = deque(pool.submit(read, g) for g in range(min(2, len(sizes))))
         upcoming = len(pending)
         while pending:
