@@ -97,3 +97,12 @@ def test_input_from_another_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert bool(in_full) == bool(lost)
     assert _cells(pq.read_table(tmp_path / "fast.parquet")) == _csv(tmp_path / "loop.csv")
     assert _csv(tmp_path / "fast.rejects.csv") == _csv(tmp_path / "loop.rejects.csv")
+
+
+def test_a_register_without_rows_gives_an_empty_output_with_every_column(tmp_path: Path) -> None:
+    source = tmp_path / "register.parquet"
+    pq.write_table(_register([]).slice(0, 0), source)
+    batch.price_register(BOOK, source, tmp_path / "fast.parquet", selection("none"), progress=None)
+    assert pq.read_table(tmp_path / "fast.parquet").num_rows == 0
+    assert pl.read_parquet(tmp_path / "fast.parquet").height == 0
+    assert pq.read_schema(tmp_path / "fast.parquet").names[-len(OUTCOME_COLUMNS) :] == list(OUTCOME_COLUMNS)

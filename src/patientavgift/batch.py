@@ -1519,6 +1519,8 @@ def _write_spliced(
         for group in range(splicer.num_groups):
             n = splicer.rows(group)
             keep = priced[start : start + n]
+            if n == 0:
+                continue  # (an empty row group has nothing to copy)
             if keep.all():
                 rows = np.arange(start, start + n, dtype=np.int64)
                 pending.append((group, n, pool.submit(lambda rows: encode(output.outcomes(rows)), rows)))
