@@ -4,21 +4,25 @@ The result is the same as pricing every patient's contacts through `engine.price
 tests check this on random registers); only the way there differs.
 
 1. **Rules over columns.** A region's rules read only the facts of a contact and the date; the
-   date matters only through which rule rows, amounts and exemptions are in force. So each cell
-   is turned into a small code, the codes of a row into one key, and the date into a *segment*
-   (the stretch between two dates where any rule value starts or ends). `engine.decide` runs once
-   per distinct (key, segment), the same for the age exemptions and the ceiling amount, and the
-   answers are spread back over the rows. A register of millions of contacts has a few thousand
-   distinct combinations. Where a decision is undetermined, its reason may name the date, so it
-   is decided once per distinct (key, date) instead.
-2. **The ceiling, per patient.** The rows are sorted by patient, date and line, and one compiled
-   loop walks each patient's contacts with the 12-month period, the running sum and the frikort,
-   the same steps as the engine.
+   date matters only through which rule rows, amounts and exemptions are in force. Each text
+   column is read as a dictionary, so every distinct cell is checked once; a compiled loop turns
+   the cells of a row into one key, and the date into a *segment* (the stretch between two dates
+   where any rule value starts or ends). `engine.decide` runs once per distinct (key, segment),
+   the same for the age exemptions and the ceiling amount, and the answers are spread back over
+   the rows. A register of millions of contacts has a few thousand distinct combinations. Where
+   a decision is undetermined, its reason may name the date, so it is decided once per distinct
+   (key, date) instead.
+2. **The ceiling, per patient.** Patient ids are numbered once; a counting sort orders the rows
+   by patient, date and line, and one compiled loop walks each patient's contacts with the
+   12-month period, the running sum and the frikort, the same steps as the engine.
 3. **Memory bounded.** The register is read in batches. When it has more rows than `chunk_rows`,
    the few columns the ceiling needs are spilled to disk in buckets by patient (a patient's rows
-   always land in the same bucket) and each bucket is sorted and scanned on its own. The outcome
-   columns are kept per row (about 20 bytes each) and written when the register is read a second
-   time, in its own order, so every input column is copied unchanged.
+   always land in the same bucket) and each bucket is sorted and scanned on its own. About 30
+   bytes per row are kept in file order until the output is written.
+4. **Output.** Every input column is copied unchanged. Parquet to Parquet copies the input's
+   column chunks byte for byte and encodes only the outcome columns (see `splice`); otherwise
+   the register is read a second time and written in full. Reading runs in a worker thread
+   beside the pricing, and the outcome columns are encoded in worker threads.
 """
 
 from __future__ import annotations
