@@ -37,7 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TextIO
@@ -533,6 +533,7 @@ class Rules:
         self._by_segment: dict[int, int] = {}  # key * segments + segment -> decision (-1: decide per day)
         self._by_day: dict[tuple[int, int], int] = {}
         self._contacts: dict[int, tuple[Contact, Region, Service | None]] = {}
+        self._templates: dict[tuple[int, int], tuple[Decided, str] | None] = {}
         self._exempt: dict[int, int] = {}
         self._ceilings = np.full(len(Region) * self.segments, UNSET, dtype=np.int32)
         self.regions = list(Region)
@@ -551,8 +552,8 @@ class Rules:
         first = int(self.bounds[segment - 1]) if segment > 0 else int(self.bounds[0]) - 1
         return EPOCH + timedelta(days=first)
 
-    def _store(self, d: Decision) -> int:
-        item = Decided.of(d)
+    def _store(self, d: Decision | Decided) -> int:
+        item = d if isinstance(d, Decided) else Decided.of(d)
         index = self._index.get(item)
         if index is None:
             index = self._index[item] = len(self.decided)
@@ -566,6 +567,40 @@ class Rules:
             known = self._contacts[key] = (Contact.model_validate({**facts, "date": on}), region, service)
         contact, region, service = known
         return decide(self.book, contact.model_copy(update={"date": on}), region, service, self.chosen)
+
+    def _on_day(self, key: int, day: int) -> Decided:
+        """The decision of a key on one day whose reasons may name the day.
+
+        Within a segment the rule data do not change, so the decisions of two days differ only
+        where a reason names the day. The segment's first day is decided, and its date in the
+        reasons is replaced by the day's. This is trusted only after the segment's last day has
+        been decided and found equal to the first with its date so replaced; otherwise (or when
+        the first day's date appears in a reason for another cause) every day is decided.
+        """
+        segment = int(np.searchsorted(self.bounds, day, side="right"))
+        if (key, segment) not in self._templates:
+            self._templates[(key, segment)] = self._template(key, segment)
+        template = self._templates[(key, segment)]
+        on = EPOCH + timedelta(days=day)
+        if template is None:
+            return Decided.of(self._decide(key, on))
+        first, named = template
+        return replace(first, reasons=tuple(r.replace(named, str(on)) for r in first.reasons))
+
+    def _template(self, key: int, segment: int) -> tuple[Decided, str] | None:
+        if segment == 0:
+            first, last = int(self.bounds[0]) - 2, int(self.bounds[0]) - 1
+        elif segment == len(self.bounds):
+            first, last = int(self.bounds[-1]), int(self.bounds[-1]) + 1
+        else:
+            first, last = int(self.bounds[segment - 1]), int(self.bounds[segment]) - 1
+        a, b = (EPOCH + timedelta(days=d) for d in (first, last))
+        early = Decided.of(self._decide(key, a))
+        if last == first:
+            return early, str(a)
+        late = Decided.of(self._decide(key, b))
+        moved = replace(early, reasons=tuple(r.replace(str(a), str(b)) for r in early.reasons))
+        return (early, str(a)) if moved == late else None
 
     def _segment_decision(self, combined: int) -> int:
         """The decision of a (key, segment); -1 when it must be decided per day (its reasons may name the day)."""
@@ -587,7 +622,7 @@ class Rules:
                 k, dn = int(kuniques[kc]), base + offset
                 hit = self._by_day.get((k, dn))
                 if hit is None:
-                    hit = self._by_day[(k, dn)] = self._store(self._decide(k, EPOCH + timedelta(days=dn)))
+                    hit = self._by_day[(k, dn)] = self._store(self._on_day(k, dn))
                 return hit
 
             pairs = kcodes.astype(np.int64) * span + (days - base)
