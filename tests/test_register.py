@@ -147,3 +147,68 @@ def test_a_register_with_only_a_header_gives_empty_outputs(tmp_path: Path, capsy
         "contact_points,category,invoice_home_region,frikort,undetermined_reason"
     ]
     assert "contacts read: 0" in capsys.readouterr().out  # type: ignore[attr-defined]
+
+
+def test_a_blank_line_is_a_rejected_row_on_both_paths(tmp_path: Path, capsys: object) -> None:
+    """A blank line keeps its line number and is rejected for its empty patient id; later lines keep theirs."""
+    register = tmp_path / "register.csv"
+    register.write_text(HEADER + ROWS[0] + "\n\n" + ROWS[1] + "\n", encoding="utf-8")
+    for extra in ([], ["--per-contact"]):
+        assert main(["price", str(register), "--out", str(tmp_path / "priced.csv"), *extra]) == 0
+        with (tmp_path / "priced.rejects.csv").open(encoding="utf-8") as f:
+            assert [(r["line"], r["reason"].split(":")[0]) for r in csv.DictReader(f)] == [("3", "patient_id")]
+        assert "contacts read: 3" in capsys.readouterr().out  # type: ignore[attr-defined]
+
+
+def test_typed_parquet_cells_are_read_alike_on_both_paths(tmp_path: Path, capsys: object) -> None:
+    """An age stored as a decimal number (45.0) is not plain digits, on either path; an integer age is."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = HEADER.strip().split(",")
+    cells = [ROWS[0].split(","), ROWS[0].replace("p1,", "p8,", 1).split(",")]
+    columns = {n: [r[i] for r in cells] for i, n in enumerate(names)}
+    for kind in (pa.float64(), pa.int64()):
+        columns["age"] = pa.array([45, 45], type=kind)
+        pq.write_table(pa.table(columns), tmp_path / "register.parquet")
+        read = []
+        for extra in ([], ["--per-contact"]):
+            assert main(["price", str(tmp_path / "register.parquet"), "--out", str(tmp_path / "p.csv"), *extra]) == 0
+            with (tmp_path / "p.rejects.csv").open(encoding="utf-8") as f:
+                read.append([(r["age"], r["reason"].split(":")[0]) for r in csv.DictReader(f)])
+        assert read[0] == read[1] == ([("45.0", "age")] * 2 if kind == pa.float64() else [])
+
+
+def test_outputs_that_would_overwrite_the_register_are_refused(tmp_path: Path, capsys: object) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text(HEADER + ROWS[0] + "\n", encoding="utf-8")
+    for extra in ([], ["--per-contact"]):
+        assert main(["price", str(register), "--out", str(register), *extra]) == 2
+        assert "names the register itself" in capsys.readouterr().err  # type: ignore[attr-defined]
+        assert main(["price", str(register), "--out", str(tmp_path / "p.csv"), "--rejects", str(register), *extra]) == 2
+        assert "names the register itself" in capsys.readouterr().err  # type: ignore[attr-defined]
+    assert register.read_text(encoding="utf-8") == HEADER + ROWS[0] + "\n"
+
+
+def test_a_priced_register_and_nested_parquet_columns_are_refused(tmp_path: Path, capsys: object) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    register = tmp_path / "register.csv"
+    register.write_text(HEADER + ROWS[0] + "\n", encoding="utf-8")
+    assert main(["price", str(register), "--out", str(tmp_path / "p.csv")]) == 0
+    assert main(["price", str(tmp_path / "p.csv"), "--out", str(tmp_path / "again.csv")]) == 2
+    assert "added by the pricing" in capsys.readouterr().err  # type: ignore[attr-defined]
+    table = pa.table({"patient_id": ["p1"], "region": ["vgr"], "date": ["2026-02-10"], "kva_codes": [["ZV051"]]})
+    pq.write_table(table, tmp_path / "nested.parquet")
+    assert main(["price", str(tmp_path / "nested.parquet"), "--out", str(tmp_path / "n.parquet")]) == 2
+    assert "kva_codes hold lists or records" in capsys.readouterr().err  # type: ignore[attr-defined]
+
+
+def test_an_unknown_proposal_id_is_refused(tmp_path: Path, capsys: object) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text(HEADER + ROWS[0] + "\n", encoding="utf-8")
+    assert main(["price", str(register), "--out", str(tmp_path / "p.csv"), "--proposals", "no-such-proposal"]) == 2
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "unknown proposal id(s) no-such-proposal" in err and "known proposals:" in err
+    assert not (tmp_path / "p.csv").exists()

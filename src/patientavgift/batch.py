@@ -80,8 +80,9 @@ from .register import (
     _cell,
     _parse,
     _typed,
+    field_count_problem,
+    output_paths,
     read_header,
-    rejects_path,
     text_cell,
 )
 from .rules import RuleBook
@@ -137,7 +138,6 @@ class _Cells:
         self.texts: list[str] = []
         self.where: dict[str, int] = {}
         self.ok: list[bool] = [True]
-        self.present: list[bool] = [False]
         self.code: list[int] = [self._code(None)]
         self.num: list[int] = [self._num(None)]
         self.md: list[int] = [0]
@@ -189,7 +189,6 @@ class _Cells:
         count = len(days)
         self.texts.extend(texts.filter(good).to_pylist())
         self.ok.extend([True] * count)
-        self.present.extend([True] * count)
         self.code.extend([0] * count)
         self.num.extend(days.tolist())
         self.md.extend(md.tolist())
@@ -201,7 +200,6 @@ class _Cells:
         valid, value = _check_cell(self.column, text) if text else (True, None)
         self.texts.append(raw)
         self.ok.append(valid)
-        self.present.append(text != "")
         self.code.append(self._code(value))
         self.num.append(self._num(value))
         self.md.append(value.year * 512 + value.month * 32 + value.day if isinstance(value, date) else 0)
@@ -235,7 +233,7 @@ class _Cells:
         """One of the per-slot tables as a NumPy array (rebuilt after new texts)."""
         found = self._arrays.get(name)
         if found is None:
-            kind = {"ok": np.bool_, "present": np.bool_, "code": np.int64, "num": np.int64, "md": np.int64}[name]
+            kind = {"ok": np.bool_, "code": np.int64, "num": np.int64, "md": np.int64}[name]
             found = self._arrays[name] = np.array(getattr(self, name), dtype=kind)
         return found
 
@@ -272,16 +270,16 @@ def _fold(
 
 
 def _dictionary(array: pa.Array) -> tuple[pa.Array, I32, npt.NDArray[np.uint8], int]:
-    """A column as its texts (a dictionary) and, per row, the index of its text with the validity bits."""
+    """A column as its texts (a dictionary) and, per row, the index of its text with the validity bits.
+
+    Typed Parquet values (numbers, dates, true/false) are written as texts the way the per-contact
+    path writes them (`register.text_cell`), once per distinct value.
+    """
     if not pa.types.is_dictionary(array.type):
-        if pa.types.is_boolean(array.type):
-            array = _bool_text(array)
-        elif not pa.types.is_string(array.type):
-            array = pc.cast(array, pa.string())
         array = pc.dictionary_encode(array)
     dictionary = array.dictionary
     if not pa.types.is_string(dictionary.type):
-        dictionary = pc.cast(dictionary, pa.string())
+        dictionary = pa.array([text_cell(v) for v in dictionary.to_pylist()], type=pa.string())
     indices = array.indices
     if indices.type != pa.int32():
         indices = pc.cast(indices, pa.int32())
@@ -322,10 +320,6 @@ def _check_cell(column: str, text: str) -> tuple[bool, Any]:
         return True, getattr(contact, column)
     except (ValidationError, ValueError):
         return False, None
-
-
-def _bool_text(array: pa.Array) -> pa.Array:
-    return pc.if_else(array, pa.scalar("true"), pa.scalar("false"))
 
 
 @dataclass
@@ -999,7 +993,10 @@ def _batches(
         reader = pa_csv.open_csv(
             path,
             read_options=pa_csv.ReadOptions(block_size=8 << 20),  # (bigger blocks: far more memory, no faster)
-            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
+            # (a blank line is a row with the wrong number of fields, as in the per-contact path)
+            parse_options=pa_csv.ParseOptions(
+                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=skip
+            ),
             convert_options=pa_csv.ConvertOptions(
                 column_types=types, include_columns=wanted, strings_can_be_null=False, quoted_strings_can_be_null=False
             ),
@@ -1033,6 +1030,7 @@ PROBLEM = "__problem__"
 
 
 def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator[pa.RecordBatch]:
+    positions = {c: header.index(c) for c in wanted}
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         next(reader, None)
@@ -1041,12 +1039,9 @@ def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator
             if not rows:
                 return
             data: dict[str, list[str | None]] = {
-                c: [f[header.index(c)] if header.index(c) < len(f) else "" for f in rows] for c in wanted
+                c: [f[i] if i < len(f) else "" for f in rows] for c, i in positions.items()
             }
-            data[PROBLEM] = [
-                f"the row has {len(f)} fields but the header has {len(header)}" if len(f) != len(header) else None
-                for f in rows
-            ]
+            data[PROBLEM] = [field_count_problem(f, header) for f in rows]
             yield pa.RecordBatch.from_pydict(data)
 
 
@@ -1141,10 +1136,12 @@ def price_register(
     began = time.perf_counter()
     header = read_header(register)
     if PROBLEM in header:
-        raise RegisterError(f"{register}: line 1: the column name {PROBLEM} is reserved")
+        raise RegisterError(
+            f"{register}: line 1: the column name {PROBLEM} is reserved for the pricing; rename or remove that column"
+        )
     known = [c for c in header if c in KNOWN_COLUMNS]
     summary = Summary(ignored_columns=[c for c in header if c not in KNOWN_COLUMNS])
-    rejects = rejects or rejects_path(out)
+    rejects = output_paths(register, out, rejects)
     parquet = register.suffix.lower() == ".parquet"
     total = pq.ParquetFile(register).metadata.num_rows if parquet else None
     estimate = total if total is not None else _estimate_rows(register)
@@ -1529,7 +1526,8 @@ def _write(
                 _write_spliced(register, good, _Output(header, columns, results, bad), priced, bar)
                 return
             except SpliceError:
-                pass
+                if bar is not None:
+                    bar.reset()  # (the rows are written again, in full)
     with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
         _write_in_full(register, header, good, exact, _Output(header, columns, results, bad), priced, bar)
 
@@ -1542,7 +1540,13 @@ def _write_spliced(
     The outcome columns of the next row groups are built and encoded in worker threads while the
     current one is copied (NumPy and pyarrow do most of that without the interpreter lock).
     """
-    splicer = Splicer(register, good, OUTCOME_SCHEMA)
+    with Splicer(register, good, OUTCOME_SCHEMA) as splicer:
+        _splice_groups(splicer, register, output, priced, bar)
+
+
+def _splice_groups(
+    splicer: Splicer, register: Path, output: _Output, priced: npt.NDArray[np.bool_], bar: tqdm[Any] | None
+) -> None:
     source = pq.ParquetFile(register)
     pending: deque[tuple[int, int, Future[Encoded]]] = deque()
 
@@ -1576,7 +1580,7 @@ def _write_spliced(
                     bar.update(n)
             start += n
         settle(keep=0)
-    splicer.close()
+    splicer.finish()
 
 
 def _write_in_full(
@@ -1616,7 +1620,7 @@ def _write_in_full(
         if bar is not None:
             bar.update(n)
     if parquet_out and writer is None:
-        writer = pq.ParquetWriter(good, pa.schema([(c, pa.string()) for c in [*header, *OUTCOME_COLUMNS]]))
+        writer = pq.ParquetWriter(good, pa.schema([*(pa.field(c, pa.string()) for c in header), *OUTCOME_SCHEMA]))
     if writer is not None:
         writer.close()
     if not parquet_out and not wrote_header:

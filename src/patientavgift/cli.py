@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .cases import case_files, error_expectations, price_case, read_case_file, run_paths
-from .engine import selection
+from .engine import checked_selection
 from .errors import Problem, RuleDataError
 from .explain import explain_case, failure_text
 from .register import CHUNK_ROWS
@@ -103,7 +103,11 @@ def _price(args: argparse.Namespace) -> int:
     from .register import RegisterError, rejects_path
 
     book = load_rules(args.rules)
-    chosen = selection(args.proposals)
+    try:
+        chosen = checked_selection(book, args.proposals)
+    except ValueError as exc:
+        print(f"error: --proposals: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.per_contact:
             from .register import price_register

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-from .engine import Outcome, Selection, Totals, Visit, period_end, price_contacts, selection
+from .engine import Outcome, Selection, Totals, Visit, checked_selection, period_end, price_contacts, selection
 from .explain import kronor, yes_no
 from .handbook import Cell, Prose, Table, covered_regions
 from .model import FACT_TERMS, Contact, Patient, Programme, Region, Service, Term
@@ -273,7 +273,7 @@ def price_steps(
     """Price every step for one patient in date order, so the ceiling counts across the course."""
     day = start or start_for(region)
     service = service_for(book, region)
-    sel = selection(chosen)
+    sel = checked_selection(book, chosen)
     steps = course_steps(day, course)
     visits = [Visit(step.contact, region, service) for step in steps]
     outcomes, totals = price_contacts(book, PATIENT, visits, sel)

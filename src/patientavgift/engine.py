@@ -61,6 +61,18 @@ def selection(proposals: str | Sequence[str] | None) -> Selection:
     return frozenset(proposals)
 
 
+def checked_selection(book: RuleBook, proposals: str | Sequence[str] | None) -> Selection:
+    """`selection`, refusing proposal ids the rule data does not have (a misspelt id would
+    otherwise price the decided rules under the proposal's name)."""
+    chosen = selection(proposals)
+    if chosen != "all":
+        unknown = sorted(chosen - set(book.proposals))
+        if unknown:
+            known = ", ".join(sorted(book.proposals)) or "none"
+            raise ValueError(f"unknown proposal id(s) {', '.join(unknown)}; known proposals: {known}")
+    return chosen
+
+
 @dataclass(frozen=True)
 class Step:
     """One link in the chain of rules: which rule, what it concluded, and its citation."""

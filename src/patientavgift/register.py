@@ -207,11 +207,19 @@ def read_header(path: Path) -> list[str]:
         raise RegisterError(f"{path}: no such file")
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
+        import pyarrow.types as pat
 
         try:
-            header = list(pq.read_schema(path).names)
+            schema = pq.read_schema(path)
         except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
             raise RegisterError(f"{path}: not a readable Parquet file ({exc})") from None
+        header = list(schema.names)
+        nested = [f.name for f in schema if pat.is_nested(f.type)]
+        if nested:
+            raise RegisterError(
+                f"{path}: the column(s) {', '.join(nested)} hold lists or records; every cell of a register "
+                "must be one value (text, number, date or true/false), e.g. KVÅ codes as one text separated by spaces"
+            )
     else:
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -224,6 +232,12 @@ def read_header(path: Path) -> list[str]:
     if missing:
         raise RegisterError(
             f"{path}: line 1: the header lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or 'nothing'}"
+        )
+    priced = [c for c in OUTCOME_COLUMNS if c in header]
+    if priced:
+        raise RegisterError(
+            f"{path}: line 1: the column(s) {', '.join(priced)} are added by the pricing; this looks like a "
+            "priced register. Price the original register, or remove the outcome columns first"
         )
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
@@ -240,6 +254,14 @@ def text_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def field_count_problem(fields: list[str], header: list[str]) -> str | None:
+    """Why a CSV record does not fit the header, if it does not. A blank line counts as a row of
+    empty cells (it is then rejected for its empty patient id, as the fast reader sees it)."""
+    if fields and len(fields) != len(header):
+        return f"the row has {len(fields)} fields but the header has {len(header)}"
+    return None
 
 
 def read_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
@@ -267,8 +289,7 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
             next(reader, None)
             for line, fields in enumerate(reader, 2):
                 row = Row(line, dict(zip(header, fields, strict=False)))
-                if len(fields) != len(header):
-                    row.problem = f"the row has {len(fields)} fields but the header has {len(header)}"
+                row.problem = field_count_problem(fields, header)
                 yield row
 
     return header, csv_rows()
@@ -352,6 +373,19 @@ def rejects_path(out: Path) -> Path:
     return out.with_suffix(".rejects.csv")
 
 
+def output_paths(register: Path, out: Path, rejects: Path | None) -> Path:
+    """The rejects file's path, after checking that no output would overwrite the register or the other output."""
+    rejects = rejects or rejects_path(out)
+    for what, path in (("--out", out), ("--rejects", rejects)):
+        if path.resolve() == register.resolve():
+            raise RegisterError(
+                f"{path}: {what} names the register itself, which would be overwritten; choose another file"
+            )
+    if out.resolve() == rejects.resolve():
+        raise RegisterError(f"{out}: --out and --rejects name the same file; choose two different files")
+    return rejects
+
+
 def price_register(
     book: RuleBook,
     register: Path,
@@ -363,10 +397,10 @@ def price_register(
     """Read, validate and price a register contact by contact; write the priced rows (CSV) and the rejected ones."""
     if out.suffix.lower() == ".parquet":
         raise RegisterError(f"{out}: pricing contact by contact writes CSV only; give --out a .csv name")
+    rejects = output_paths(register, out, rejects)
     header, rows = read_rows(register)
     summary = Summary(ignored_columns=[c for c in header if c not in KNOWN_COLUMNS])
     valid: list[Row] = []
-    rejects = rejects or rejects_path(out)
     with rejects.open("w", encoding="utf-8", newline="") as bad:
         writer = csv.writer(bad, lineterminator="\n")
         writer.writerow(["line", *header, "reason"])

@@ -18,7 +18,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from . import batch
-from .engine import selection
+from .engine import checked_selection
 from .register import Summary
 from .rules import RuleBook
 
@@ -39,7 +39,7 @@ def simulate(book: RuleBook, register: Path, scenarios: dict[str, str]) -> list[
     with tempfile.TemporaryDirectory(prefix="patientavgift-sim-") as tmp:
         for n, (name, proposals) in enumerate(scenarios.items()):
             out = Path(tmp) / f"scenario-{n}.parquet"
-            summary, _ = batch.price_register(book, register, out, selection(proposals), progress=None)
+            summary, _ = batch.price_register(book, register, out, checked_selection(book, proposals), progress=None)
             priced = pl.read_parquet(out, columns=["patient_id", "fee"])
             paid = (
                 priced.group_by("patient_id")

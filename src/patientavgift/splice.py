@@ -77,6 +77,19 @@ class Splicer:
     def __init__(self, source: Path, target: BinaryIO, added: pa.Schema) -> None:
         self.path = source
         self.file = source.open("rb")
+        try:
+            self._read_footer(source, target, added)
+        except BaseException:
+            self.file.close()
+            raise
+
+    def __enter__(self) -> Splicer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def _read_footer(self, source: Path, target: BinaryIO, added: pa.Schema) -> None:
         size = self.file.seek(0, io.SEEK_END)
         tail = min(size, 1 << 16)
         self.file.seek(size - tail)
@@ -151,9 +164,8 @@ class Splicer:
             chunks.append(self._place(column, encoded[start : start + column.meta_data.total_compressed_size], start))
         self._group(chunks, table.num_rows, first)
 
-    def close(self) -> None:
+    def finish(self) -> None:
         """Write the footer (the input's, with the added columns and the new row groups)."""
-        self.file.close()
         meta = self.meta.copy()
         root = self.meta.schema[0].copy()
         root.num_children = len(self.combined)
@@ -193,8 +205,10 @@ class Splicer:
         meta.data_page_offset = meta.data_page_offset + shift
         if meta.dictionary_page_offset is not None and meta.dictionary_page_offset > 0:
             meta.dictionary_page_offset = meta.dictionary_page_offset + shift
-        if meta.index_page_offset is not None:
-            meta.index_page_offset = None
+        # Page indexes and Bloom filters point into the input file; they are not copied. (The
+        # codec has no field for a Bloom filter's length and never writes one.)
+        meta.index_page_offset = None
+        meta.bloom_filter_offset = None
         placed.meta_data = meta.contents  # (the codec takes a nested object as its dict of fields)
         placed.file_offset = 0
         for gone in ("offset_index_offset", "offset_index_length", "column_index_offset", "column_index_length"):
