@@ -234,8 +234,10 @@ class Spec:
 
 def _dictionary(values: Sequence[str | None], index: np.ndarray) -> pa.DictionaryArray:
     """A column as codes into a small list of texts (compact in memory and in Parquet)."""
-    texts = pa.array(list(values), type=pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), texts)
+    empty = [i for i, v in enumerate(values) if v is None]  # (an empty cell is a null index, not a null text)
+    codes = pa.array(index.astype(np.int32), mask=np.isin(index, empty) if empty else None)
+    texts = pa.array(["" if v is None else v for v in values], type=pa.string())
+    return pa.DictionaryArray.from_arrays(codes, texts)
 
 
 def generate(spec: Spec, seed: int) -> pa.Table:
