@@ -185,7 +185,8 @@ def test_vgr_short_course_bounds(book: RuleBook) -> None:
 
 
 def test_vasterbotten_charges_per_completed_module(book: RuleBook) -> None:
-    # Västerbotten §3.3.4: 200 kronor per completed section (avsnitt) of a treatment programme; the fee
+    # Västerbotten: the county council decided 200 kronor for internet treatment (§3.3.1); §3.3.4
+    # proposes taking it per completed section (avsnitt) of a treatment programme, as the data does; the fee
     # is per section, so the written feedback is not charged; the booked visits are left to the
     # ordinary tariff, which is not in the sources. Ceiling 2018: 1 100 kr (facts §2.2), which the
     # eight modules alone exceed (1 600 kr).

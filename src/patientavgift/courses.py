@@ -165,9 +165,10 @@ routine (2024-04-01 – 2027-11-27), Region Jämtland Härjedalen's unit fee and
 all in force, and the data has a high-cost ceiling for 2026."""
 
 START_DATES: dict[Region, date] = {Region.vasterbotten: date(2018, 1, 29)}
-"""Regions priced at another start. Västerbotten's decided rules for internet treatment cover
-2017–2019 (from 2020 the sources do not say how the fee is charged), so its course starts on a
-Monday in 2018, within one calendar year and so under one ceiling."""
+"""Regions priced at another start. Västerbotten's rules for internet treatment cover 2017–2019 (the
+decided 200 kr, charged per completed section as the report proposes; from 2020 the sources do not
+say how the fee is charged), so its course starts on a Monday in 2018, within one calendar year and
+so under one ceiling."""
 
 SERVICES: dict[Region, Service] = {
     Region.skane: Service.internet_treatment_team,
