@@ -10,14 +10,14 @@ tests check this on random registers); only the way there differs.
    where any rule value starts or ends). `engine.decide` runs once per distinct (key, segment),
    the same for the age exemptions and the ceiling amount, and the answers are spread back over
    the rows. A register of millions of contacts has a few thousand distinct combinations. Where
-   a decision is undetermined, its reason may name the date, so it is decided once per distinct
-   (key, date) instead.
+   an undetermined decision's reason names the date, each date gets its own wording (see
+   `Rules._on_day`).
 2. **The ceiling, per patient.** Patient ids are numbered once; a counting sort orders the rows
    by patient, date and line, and one compiled loop walks each patient's contacts with the
    12-month period, the running sum and the frikort, the same steps as the engine.
 3. **Memory bounded.** The register is read in batches. When it has more rows than `chunk_rows`,
    the few columns the ceiling needs are spilled to disk in buckets by patient (a patient's rows
-   always land in the same bucket) and each bucket is sorted and scanned on its own. About 30
+   always land in the same bucket) and each bucket is sorted and scanned on its own. About 40
    bytes per row are kept in file order until the output is written.
 4. **Output.** Every input column is copied unchanged. Parquet to Parquet copies the input's
    column chunks byte for byte and encodes only the outcome columns (see `splice`); otherwise
@@ -32,7 +32,6 @@ import math
 import resource
 import sys
 import tempfile
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -68,6 +67,8 @@ from .engine import (
 )
 from .model import FACT_TYPES, Contact, Patient, Programme, ProgrammeKind, Region, Service, _parse_date
 from .register import (
+    _REGIONS,
+    _SERVICES,
     BLANK,
     CHUNK_ROWS,
     CONTACT_COLUMNS,
@@ -80,15 +81,20 @@ from .register import (
     _cell,
     _parse,
     _typed,
+    conflict_reason,
     field_count_problem,
     output_paths,
     read_header,
+    reason_cell,
     text_cell,
 )
 from .rules import RuleBook
 from .splice import Encoded, SpliceError, Splicer, encode
 
 EPOCH = date(1970, 1, 1)
+REGIONS = list(Region)
+"""Regions by code (a row's region and home region are kept as these indices)."""
+REGION_CODE = {r: i for i, r in enumerate(REGIONS)}
 BATCH_ROWS = 1_000_000
 PROGRESS_ROWS = 200_000
 """Runs on registers at least this long show a progress bar on stderr."""
@@ -130,10 +136,9 @@ class _Cells:
     looked up among those already seen in one vectorised step, so only new texts reach Python.
     """
 
-    def __init__(self, column: str, radix: int | None, region_code: dict[Region, int]) -> None:
+    def __init__(self, column: str, radix: int | None) -> None:
         self.column = column
         self.radix = radix
-        self.region_code = region_code
         self.value_set = pa.array([], type=pa.string())
         self.texts: list[str] = []
         self.where: dict[str, int] = {}
@@ -156,7 +161,7 @@ class _Cells:
     def _num(self, value: Any) -> int:
         """The value as a number: region index, day number or age (-1 or MISSING_DAY when absent)."""
         if self.column in ("region", "home_region"):
-            return self.region_code[value] if value is not None else -1
+            return REGION_CODE[value] if value is not None else -1
         if self.column in ("date", "birth_date"):
             return (value - EPOCH).days if value is not None else MISSING_DAY
         if self.column == "age":
@@ -293,10 +298,6 @@ _NO_BITS = np.zeros(0, dtype=np.uint8)
 _NO_NUM = np.zeros(0, dtype=np.int32)
 
 
-_REGIONS = {r.value: r for r in Region}
-_SERVICES = {s.value: s for s in Service}
-
-
 def _check_cell(column: str, text: str) -> tuple[bool, Any]:
     """Validate one cell with the same models as the row-by-row path (so both accept the same rows)."""
     value = _typed(column, text)
@@ -314,8 +315,6 @@ def _check_cell(column: str, text: str) -> tuple[bool, Any]:
         if column.startswith("programme."):
             key = column.split(".", 1)[1]
             return True, getattr(Programme.model_validate({key: value}), key)
-        if column == "patient_id":
-            return True, text
         contact = Contact.model_validate({"date": "2000-01-01", column: value})
         return True, getattr(contact, column)
     except (ValidationError, ValueError):
@@ -349,8 +348,8 @@ class Encoder:
             self.radix[column] = total
             total *= len(_choices(column)) + 1
         self.key_span = total
-        self.region_code = {r: i for i, r in enumerate(Region)}
-        self.cells = {c: _Cells(c, self.radix.get(c), self.region_code) for c in header if c in KNOWN_COLUMNS}
+        # (patient ids are not checked cell by cell: they are numbered, see `encode`)
+        self.cells = {c: _Cells(c, self.radix.get(c)) for c in header if c in KNOWN_COLUMNS and c != "patient_id"}
         self.patient_ids: list[pa.Array] = []
         self.seen_ids = 0
 
@@ -414,8 +413,6 @@ class Encoder:
         # (month-day numbers are read only where both dates are given, so they need no filling)
         md = {c: np.empty(n if dated else 0, dtype=np.int32) for c in ("date", "birth_date")}
         for column, cells in self.cells.items():
-            if column == "patient_id":
-                continue
             array = batch.column(column)
             if array.null_count == n:  # an empty column: every row takes slot 0
                 key += int(cells.array("code")[0]) * (cells.radix or 0)
@@ -529,8 +526,7 @@ class Rules:
         self._contacts: dict[int, tuple[Contact, Region, Service | None]] = {}
         self._templates: dict[tuple[int, int], tuple[Decided, str] | None] = {}
         self._exempt: dict[int, int] = {}
-        self._ceilings = np.full(len(Region) * self.segments, UNSET, dtype=np.int32)
-        self.regions = list(Region)
+        self._ceiling: dict[int, int] = {}
 
     def segments_of(self, day: I32, valid: npt.NDArray[np.bool_]) -> I32:
         """The segment of every row's day (rows not valid may hold any day; they get some segment)."""
@@ -597,7 +593,7 @@ class Rules:
         return (early, str(a)) if moved == late else None
 
     def _segment_decision(self, combined: int) -> int:
-        """The decision of a (key, segment); -1 when it must be decided per day (its reasons may name the day)."""
+        """The decision of a (key, segment); -1 when it is worded per day (see `_on_day`)."""
         key, segment = divmod(combined, self.segments)
         d = self._decide(key, self.day_of(segment))
         return -1 if d.list_fee is None or d.reasons else self._store(d)
@@ -626,7 +622,7 @@ class Rules:
     def _exemption(self, combined: int) -> int:
         rest, age = divmod(combined, AGE_SPAN)
         region, segment = divmod(rest, self.segments)
-        free, _, _ = _exempt(self.book, self.regions[region], age, self.day_of(segment))
+        free, _, _ = _exempt(self.book, REGIONS[region], age, self.day_of(segment))
         return 2 if free is None else int(free)
 
     def exemptions(self, region: I32, segment: I32, age: I32) -> I8:
@@ -636,18 +632,13 @@ class Rules:
 
     def _ceiling_amount(self, combined: int) -> int:
         region, segment = divmod(combined, self.segments)
-        amount = self.book.ceiling(self.regions[region], self.day_of(segment))
+        amount = self.book.ceiling(REGIONS[region], self.day_of(segment))
         return -1 if amount is None else amount.amount
 
     def ceilings(self, region: I32, segment: I32) -> I32:
         """Per row: the ceiling amount in force in the care region on the day (-1: none in the data)."""
-        combined = region.astype(np.int32) * self.segments + segment
-        needed = np.flatnonzero(np.bincount(combined, minlength=len(self._ceilings)) if len(combined) else [])
-        for c in needed.tolist():
-            if self._ceilings[c] == UNSET:
-                self._ceilings[c] = self._ceiling_amount(c)
-        found: I32 = self._ceilings[combined]
-        return found
+        combined = region.astype(np.int64) * self.segments + segment
+        return _per_distinct(combined, self._ceiling, self._ceiling_amount, np.int32)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -673,9 +664,6 @@ def list_fees(decided: list[Decided]) -> I32:
     """The list fee of each decision, by decision index (-1: undetermined)."""
     return np.array([-1 if d.list_fee is None else d.list_fee for d in decided] or [-1], dtype=np.int32)
 
-
-UNSET = -(2**31)
-"""A table entry not computed yet."""
 
 AGE_SPAN = 16384
 """Ages are packed below this in the exemption key (a birth date gives at most about 10 000 years)."""
@@ -831,7 +819,8 @@ def _scan(
 
 
 def _load_compiled() -> None:
-    """Load the compiled loops (from numba's cache) before they are needed; the first costs a few tenths of a second."""
+    """Load numba's compiled code before the first batch needs it: the first compiled loop a process
+    calls costs a few tenths of a second (the others load in milliseconds when they are called)."""
     i32, i64 = np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int64)
     _fold(i32, _NO_BITS, 0, i64, np.ones(1, dtype=np.bool_), i64, i64.copy(), np.zeros(1, dtype=np.bool_), i32.copy())
     _net(i32, i32, np.zeros(1, dtype=np.int8))
@@ -859,7 +848,6 @@ class _Results:
     ref: I64
     patients: int = 0
     reaching: int = 0
-    began: float = 0.0  # (when the ceiling scan began, for the run's figures)
 
     @classmethod
     def empty(cls, rows: int) -> _Results:
@@ -916,49 +904,33 @@ class _Ragged(Exception):
 
 
 def _parquet_batches(path: Path, wanted: list[str], strings: list[str]) -> Iterator[pa.RecordBatch]:
-    """A Parquet register row group by row group, each read in a worker thread one ahead.
+    """A Parquet register row group by row group, each decoded in one thread (the caller reads ahead).
 
     A column chunk whose statistics say every cell is empty is not read at all: the column is
     given as nulls. Files with row groups much larger than a batch are read batch by batch.
     """
-    meta = pq.ParquetFile(path).metadata
+    source = pq.ParquetFile(path, read_dictionary=strings)
+    meta = source.metadata
     sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
     if not sizes or max(sizes) > 4 * BATCH_ROWS:
-        yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+        yield from source.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
         return
     schema = pq.read_schema(path)
-    leaf = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
-    local = threading.local()
-
-    def empty(group: int, column: str) -> bool:
-        stats = meta.row_group(group).column(leaf[column]).statistics
-        return bool(stats is not None and stats.has_null_count and stats.null_count == sizes[group])
-
-    def read(group: int) -> pa.RecordBatch:
-        if not hasattr(local, "file"):  # (each thread reads through its own file handle)
-            local.file = pq.ParquetFile(path, read_dictionary=strings)
-        skipped = {c for c in wanted if empty(group, c)}
+    leaf = {meta.schema.column(i).path: i for i in range(meta.num_columns)}  # (registers have no nested columns)
+    for group, size in enumerate(sizes):
+        stats = {c: meta.row_group(group).column(leaf[c]).statistics for c in wanted}
+        skipped = {c for c, s in stats.items() if s is not None and s.has_null_count and s.null_count == size}
         needed = [c for c in wanted if c not in skipped]
-        table = local.file.read_row_group(group, columns=needed, use_threads=False) if needed else None
+        table = source.read_row_group(group, columns=needed, use_threads=False) if needed else None
         arrays = []
         for c in wanted:
             if c in skipped:
                 kind = pa.dictionary(pa.int32(), pa.string()) if c in strings else schema.field(c).type
-                arrays.append(pa.nulls(sizes[group], type=kind))
+                arrays.append(pa.nulls(size, type=kind))
             else:
                 assert table is not None
                 arrays.append(table.column(c).combine_chunks())
-        return pa.RecordBatch.from_arrays(arrays, names=wanted)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:  # (one reader and the pricing fill the two cores)
-        pending = deque(pool.submit(read, g) for g in range(min(2, len(sizes))))
-        upcoming = len(pending)
-        while pending:
-            batch = pending.popleft().result()
-            if upcoming < len(sizes):
-                pending.append(pool.submit(read, upcoming))
-                upcoming += 1
-            yield batch
+        yield pa.RecordBatch.from_arrays(arrays, names=wanted)
 
 
 def _batches(
@@ -1150,17 +1122,17 @@ def price_register(
     with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill:
         try:
             exact = False
-            columns, results = _price_pass(
+            columns, results, scanning = _price_pass(
                 book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress
             )
         except _Ragged:
             exact = True
-            columns, results = _price_pass(
+            columns, results, scanning = _price_pass(
                 book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress
             )
     priced = _summarise(columns, results, summary)
     bar = _progress(summary.read, "writing", show, progress)
-    steps = {"read and rules": results.began - began, "ceiling": time.perf_counter() - results.began}
+    steps = {"read and rules": scanning - began, "ceiling": time.perf_counter() - scanning}
     writing = time.perf_counter()
     _write(register, header, out, rejects, exact, columns, results, priced, bar)
     steps["write"] = time.perf_counter() - writing
@@ -1210,8 +1182,9 @@ def _price_pass(
     total: int | None,
     show: bool,
     progress: TextIO | None,
-) -> tuple[dict[str, Any], _Results]:
-    """Pass 1 (rules over every batch) and pass 2 (the ceiling, all patients at once or bucket by bucket)."""
+) -> tuple[dict[str, Any], _Results, float]:
+    """Pass 1 (rules over every batch) and pass 2 (the ceiling, all patients at once or bucket by bucket);
+    also returns when pass 2 began, for the run's figures."""
     encoder = Encoder(known)
     rules = Rules(book, chosen, encoder)
     columns = _Columns(total)
@@ -1291,7 +1264,7 @@ def _price_pass(
     joined = columns.joined(start)
     joined["decided"] = rules.decided
     results = _Results.empty(start)
-    results.began = time.perf_counter()
+    scanning = time.perf_counter()
     months = book.period_months()
     if writers:
         bar = _progress(buckets, "pricing patients (buckets)", show, progress)
@@ -1313,7 +1286,7 @@ def _price_pass(
         patient = _patients(joined.pop("patient"), ids)
         day, home, birth = joined["day"], joined["home"], joined["birth"]
         results.scan(patient, patients, day, home, birth, joined.pop("net"), joined.pop("ceiling"), months)
-    return joined, results
+    return joined, results, scanning
 
 
 _SCANNED = ("day", "home", "birth", "net", "ceiling")
@@ -1340,7 +1313,7 @@ def _numbered(ids: pa.ChunkedArray) -> tuple[I64, int]:
 
 
 def _reason_text(d: Decided, exempt_unknown: bool, why: int, region: Region, on: date, age: int) -> str:
-    """The `undetermined_reason` cell, worded as `register.outcome_cells` words it."""
+    """The `undetermined_reason` cell of a row, with the reasons the ceiling scan adds."""
     reasons = list(d.reasons)
     if exempt_unknown:
         reasons.append(no_age_rules(region, on, age))
@@ -1350,10 +1323,7 @@ def _reason_text(d: Decided, exempt_unknown: bool, why: int, region: Region, on:
         reasons.append(UNKNOWN_EARLIER_CEILING)
     elif why == 3:
         reasons.append(no_ceiling(on))
-    text = "; ".join(reasons) or "undetermined"
-    if d.missing:
-        text += f" (missing: {', '.join(d.missing)})"
-    return text
+    return reason_cell(reasons, d.missing)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1489,7 +1459,6 @@ class _Output:
         """Write the given rows of a batch (numbered from 0 within it) to the rejects file, with their reasons."""
         if not len(lost):
             return
-        regions = list(Region)
         records = batch.take(pa.array(lost)).to_pylist()
         for i, record in zip(lost.tolist(), records, strict=True):
             row = start + i
@@ -1500,7 +1469,7 @@ class _Output:
                 if reason is None:
                     raise AssertionError(f"line {line}: the row was found invalid but no reason was given")
             else:
-                reason = _conflict_text(row, self.columns, self.results, regions)
+                reason = _conflict_text(row, self.columns, self.results)
             self.bad.writerow([line, *(values.get(c, "") for c in self.header), reason])
 
 
@@ -1652,7 +1621,6 @@ def _reasons(
         ) * 4096 + age
         codes, uniques = pd.factorize(key)
         texts: list[str] = []
-        regions = list(Region)
         for u in uniques.tolist():
             text = known.get(u)
             if text is None:
@@ -1662,14 +1630,14 @@ def _reasons(
                 rest, unknown = divmod(rest, 2)
                 dec, w = divmod(rest, 4)
                 on = EPOCH + timedelta(days=d - 2**20) if d else EPOCH
-                text = known[u] = _reason_text(decided[dec], bool(unknown), w, regions[r], on, a)
+                text = known[u] = _reason_text(decided[dec], bool(unknown), w, REGIONS[r], on, a)
             texts.append(text)
         cells[np.flatnonzero(undetermined)] = codes
     indices = pa.array(np.maximum(cells, 0).astype(np.int32), mask=cells < 0)
     return pa.DictionaryArray.from_arrays(indices, pa.array(texts if len(rows) else [], type=pa.string()))
 
 
-def _conflict_text(row: int, columns: dict[str, Any], results: _Results, regions: list[Region]) -> str:
+def _conflict_text(row: int, columns: dict[str, Any], results: _Results) -> str:
     """The reason of a row whose home region or birth date differs from the patient's first row."""
     first = int(results.ref[row])
     column = "home_region" if results.conflict[row] == 1 else "birth_date"
@@ -1677,11 +1645,8 @@ def _conflict_text(row: int, columns: dict[str, Any], results: _Results, regions
     def shown(r: int) -> str:
         if column == "home_region":
             code = int(columns["home"][r])
-            return regions[code].value if code >= 0 else ""
+            return REGIONS[code].value if code >= 0 else ""
         day = int(columns["birth"][r])
-        return str(EPOCH + timedelta(days=day)) if day != -(2**31) else ""
+        return str(EPOCH + timedelta(days=day)) if day != MISSING_DAY else ""
 
-    return (
-        f"{column}: '{shown(row)}' differs from '{shown(first)}' on line {first + 2} for the same patient; "
-        "a patient's rows must agree on it"
-    )
+    return conflict_reason(column, shown(row), shown(first), first + 2)

@@ -1,4 +1,4 @@
-"""Command line: `patientavgift cases|explain|check`."""
+"""Command line: `patientavgift cases|explain|check|price`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .cases import case_files, error_expectations, price_case, read_case_file, r
 from .engine import checked_selection
 from .errors import Problem, RuleDataError
 from .explain import explain_case, failure_text
-from .register import CHUNK_ROWS
+from .register import CHUNK_ROWS, RegisterError, price_register, rejects_path
 from .rules import check_rules, load_rules
 
 
@@ -100,8 +100,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _price(args: argparse.Namespace) -> int:
-    from .register import RegisterError, rejects_path
-
     book = load_rules(args.rules)
     try:
         chosen = checked_selection(book, args.proposals)
@@ -110,8 +108,6 @@ def _price(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.per_contact:
-            from .register import price_register
-
             summary = price_register(book, args.register, args.out, chosen, args.rejects)
             run = None
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -194,11 +194,20 @@ def _conflict(row: Row, first: Row) -> str | None:
     for column in ("home_region", "birth_date"):
         mine, theirs = getattr(row.patient, column), getattr(first.patient, column)
         if mine != theirs:
-            return (
-                f"{column}: '{_cell(mine)}' differs from '{_cell(theirs)}' on line {first.line} for the same patient; "
-                "a patient's rows must agree on it"
-            )
+            return conflict_reason(column, _cell(mine), _cell(theirs), first.line)
     return None
+
+
+def conflict_reason(column: str, mine: str, theirs: str, line: int) -> str:
+    """Why a row is rejected whose home region or birth date differs from the patient's first row."""
+
+    def shown(value: str) -> str:
+        return f"'{value}'" if value else "(empty)"
+
+    return (
+        f"{column}: {shown(mine)} differs from {shown(theirs)} on line {line} for the same patient; "
+        "a patient's rows must agree on it"
+    )
 
 
 def read_header(path: Path) -> list[str]:
@@ -305,13 +314,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def reason_cell(reasons: Sequence[str], missing: Iterable[str]) -> str:
+    """The `undetermined_reason` cell: the reasons, and the facts whose absence left the fee open."""
+    text = "; ".join(reasons) or "undetermined"
+    missing = list(missing)
+    return text + (f" (missing: {', '.join(missing)})" if missing else "")
+
+
 def outcome_cells(outcome: Outcome) -> list[str]:
     """The outcome columns of one priced row."""
-    reason = ""
-    if outcome.undetermined:
-        reason = "; ".join(outcome.reasons) or "undetermined"
-        if outcome.missing:
-            reason += f" (missing: {', '.join(outcome.missing)})"
+    reason = reason_cell(outcome.reasons, outcome.missing) if outcome.undetermined else ""
     values = [
         outcome.fee,
         outcome.list_fee,
