@@ -22,42 +22,16 @@ from hypothesis import strategies as st
 
 from patientavgift import batch, register, synthetic
 from patientavgift.engine import selection
-from patientavgift.model import InitiatedBy, Mode, ProgrammeEvent, ProgrammeKind, Purpose, Staff, VisitForm
+from patientavgift.model import FACT_TYPES, Mode, Service
+from patientavgift.register import CONTACT_COLUMNS, PATIENT_COLUMNS, PROGRAMME_COLUMNS
 from patientavgift.rules import load_rules
 
-HEADER = [
-    "patient_id",
-    "region",
-    "service",
-    "date",
-    "age",
-    "birth_date",
-    "home_region",
-    "mode",
-    "booked",
-    "initiated_by",
-    "realtime",
-    "medical_assessment",
-    "resolved_by_booking_or_referral",
-    "fee_info_given",
-    "purpose",
-    "changed_character",
-    "via_proxy",
-    "visit_form",
-    "staff",
-    "referral",
-    "kva_codes",
-    "programme.kind",
-    "programme.ordered_by_licensed",
-    "programme.approved_by_region",
-    "programme.therapist_support",
-    "programme_event",
-    "note",
-]
-REGIONS = ["skane", "vgr", "vasterbotten", "jamtland-harjedalen", "stockholm"]
-SERVICES = ["", "vardval_rehab", "primary_care", "specialist_care", "child_psychiatry", "internet_treatment_team"]
+HEADER = [*PATIENT_COLUMNS, *CONTACT_COLUMNS, *PROGRAMME_COLUMNS, "note"]
+"""Every column of the register format (both age forms), and one the format does not know."""
+FACTS = [*CONTACT_COLUMNS, *PROGRAMME_COLUMNS]
+REGIONS = ["skane", "vgr", "vasterbotten", "jamtland-harjedalen", "stockholm"]  # (Stockholm: no rule data)
+SERVICES = ["", *(s.value for s in Service)]
 BOOLS = ["", "true", "false", "TRUE", " false "]
-FACTS = [c for c in HEADER[7:] if c != "note"]
 TEMPLATES = [(region, kind) for region, mix in synthetic.MIXES.items() for kind in mix]
 """Contacts the rules price (the synthetic mixes), so that fees, exemptions and the ceiling occur often."""
 
@@ -69,6 +43,14 @@ def _choice(values: list[str], bad: str) -> st.SearchStrategy[str]:
 
 def _enum(kind: Any) -> list[str]:
     return [m.value for m in kind]
+
+
+def _fact(draw: st.DrawFn, column: str) -> str:
+    """A cell of a contact fact: any allowed value of its type, or empty."""
+    kind = FACT_TYPES.get(column)
+    if kind is bool:
+        return draw(st.sampled_from(BOOLS))
+    return draw(_choice(_enum(kind), "")) if kind is not None else ""
 
 
 @st.composite
@@ -114,25 +96,10 @@ def _register(draw: st.DrawFn) -> list[list[str]]:
             if rare == 4
             else (day + timedelta(days=1)).isoformat(),
             "home_region": person["home"] if rare != 5 else "vgr",
+            **{c: _fact(draw, c) for c in FACTS},
             "mode": draw(_choice(_enum(Mode), "sms" if rare == 6 else "")),
             "booked": draw(st.sampled_from(BOOLS if rare != 7 else ["yes"])),
-            "initiated_by": draw(_choice(_enum(InitiatedBy), "")),
-            "realtime": draw(st.sampled_from(BOOLS)),
-            "medical_assessment": draw(st.sampled_from(BOOLS)),
-            "resolved_by_booking_or_referral": draw(st.sampled_from(BOOLS)),
-            "fee_info_given": draw(st.sampled_from(BOOLS)),
-            "purpose": draw(_choice(_enum(Purpose), "")),
-            "changed_character": draw(st.sampled_from(BOOLS)),
-            "via_proxy": draw(st.sampled_from(["", "false", "true"])),
-            "visit_form": draw(_choice(_enum(VisitForm), "")),
-            "staff": draw(_choice(_enum(Staff), "")),
-            "referral": draw(st.sampled_from(["", "false", "true"])),
             "kva_codes": draw(st.sampled_from(["", "ZV051", "ZV051 AU124", "zv051" if rare == 8 else ""])),
-            "programme.kind": draw(_choice(_enum(ProgrammeKind), "")),
-            "programme.ordered_by_licensed": draw(st.sampled_from(["", "", "true", "false"])),
-            "programme.approved_by_region": draw(st.sampled_from(["", "", "true", "false"])),
-            "programme.therapist_support": draw(st.sampled_from(["", "", "true", "false"])),
-            "programme_event": draw(_choice(_enum(ProgrammeEvent), "")),
             "note": "synthetic",
         }
         if template is not None and rare > 2:
