@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .cases import CaseEntry, CaseResult, case_files, price_case, read_case_file, run_entry
+from .cases import CaseResult, price_case, run_paths
 from .coverage import coverage
 from .engine import Outcome, Totals
 from .explain import kronor, outcome_summary, yes_no
@@ -130,24 +130,13 @@ def rules() -> RuleBook:
 
 
 @cache
-def _corpus(root: str) -> tuple[list[CaseEntry], list[CaseResult]]:
-    book = load_rules()
-    entries: list[CaseEntry] = []
-    for path in case_files([Path(root) / "cases"]):
-        entries += read_case_file(path, book)
-    results = [run_entry(book, entry) for entry in entries]
-    seen: set[str] = set()
-    for result in results:
-        if result.entry.case is not None:
-            if result.entry.id in seen:
-                result.failures.append(f"id {result.entry.id} används i flera fall")
-            seen.add(result.entry.id)
-    return entries, results
+def _corpus(root: str) -> list[CaseResult]:
+    return run_paths(load_rules(), [Path(root) / "cases"])
 
 
 def corpus() -> list[CaseResult]:
     """Every case under `cases/`, run through the engine (pass or fail computed now)."""
-    return _corpus(str(project_root()))[1]
+    return _corpus(str(project_root()))
 
 
 def case_by_id(case_id: str) -> CaseResult:
