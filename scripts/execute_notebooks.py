@@ -19,7 +19,11 @@ def main(paths: list[str]) -> int:
         nb = nbformat.read(path, as_version=4)
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         NotebookClient(
-            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+            record_timing=False,  # (no timestamps: a re-run changes only what the notebook shows)
         ).execute()
         nbformat.write(nb, path)
         print(f"executed {path}")

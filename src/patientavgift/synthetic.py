@@ -205,8 +205,6 @@ MIXES: dict[Region, list[Template]] = {
 }
 """Assumed mixes of contact types per region (weights are relative; no source gives them)."""
 
-PATIENT_COLUMNS = ["patient_id", "region", "service", "date", "birth_date", "home_region"]
-
 
 def _fact_columns(mix: Sequence[Template]) -> list[str]:
     """The fact columns a mix uses, in the register's order."""
@@ -348,7 +346,11 @@ RJH_AGES: dict[Service | None, tuple[int, int]] = {
 def rjh_figures(book: RuleBook) -> dict[str, object]:
     """The figures of the Jämtland Härjedalen proposal (written contacts January–May 2025, by unit)."""
     figures = book.statements["rjh.statistics"][1].figures
-    assert figures is not None, "statement rjh.statistics carries no figures"
+    if not figures:
+        raise ValueError(
+            "the statement rjh.statistics in rules/sources.yaml has no figures; the preset needs the written "
+            "contacts per unit under its `figures:` key"
+        )
     return dict(figures)
 
 
