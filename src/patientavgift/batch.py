@@ -274,6 +274,20 @@ def _fold(
             num_out[i] = num[j]
 
 
+@numba.njit(cache=True, nogil=True)
+def _checked(region: I32, day: I32, birth: I32, age: I32, on: I32, born: I32, invalid: npt.NDArray[np.bool_]) -> None:
+    """The checks across columns, row by row: a care region and a date are given, the age or the
+    birth date (one of them), no birth after the contact. A valid row with a birth date gets its
+    age on the contact date from the two month-day numbers `on` and `born` (empty: no birth dates)."""
+    for i in range(len(invalid)):
+        has_birth = birth[i] != MISSING_DAY
+        bad = invalid[i] or region[i] < 0 or day[i] == MISSING_DAY or (age[i] >= 0) == has_birth
+        bad = bad or (has_birth and birth[i] > day[i])
+        invalid[i] = bad
+        if has_birth and not bad and len(on):
+            age[i] = on[i] // 512 - born[i] // 512 - ((on[i] % 512) < (born[i] % 512))
+
+
 def _dictionary(array: pa.Array) -> tuple[pa.Array, I32, npt.NDArray[np.uint8], int]:
     """A column as its texts (a dictionary) and, per row, the index of its text with the validity bits.
 
@@ -396,12 +410,11 @@ class Encoder:
             """An array for the batch; filled with `value` unless the column's loop below writes every row."""
             found = given.get(name)
             array = found if found is not None else np.empty(n, dtype=kind)
-            if column is None or column not in self.cells:
+            if column != "patient_id" and (column is None or column not in self.cells):
                 array.fill(value)
             return array
 
         invalid = buffer("invalid", np.bool_, False)
-        key = np.zeros(n, dtype=np.int64)
         dated = "birth_date" in self.cells
         out = {
             "region": buffer("region", np.int32, -1, "region"),
@@ -412,40 +425,47 @@ class Encoder:
         }
         # (month-day numbers are read only where both dates are given, so they need no filling)
         md = {c: np.empty(n if dated else 0, dtype=np.int32) for c in ("date", "birth_date")}
+        # A column with the same cell in every row (often the care region, or nothing at all) adds
+        # the same to every row: that is done once, before the loops over the other columns.
+        base, base_bad = 0, False
+        varied = []
         for column, cells in self.cells.items():
             array = batch.column(column)
-            if array.null_count == n:  # an empty column: every row takes slot 0
-                key += int(cells.array("code")[0]) * (cells.radix or 0)
-                invalid |= not cells.array("ok")[0]
-                if column in out:
-                    out[column].fill(int(cells.array("num")[0]))
+            if array.null_count == n:
+                same: int | None = 0  # (slot 0: an empty cell)
+            else:
+                dictionary, indices, bits, offset = _dictionary(array)
+                slot = np.append(cells.entries(dictionary), 0)
+                same = int(slot[0]) if len(dictionary) == 1 and not array.null_count else None
+            if same is None:
+                varied.append((column, cells, indices, bits, offset, slot))
                 continue
-            dictionary, indices, bits, offset = _dictionary(array)
-            slot = np.append(cells.entries(dictionary), 0)
+            base += int(cells.array("code")[same]) * (cells.radix or 0)
+            base_bad |= not cells.array("ok")[same]
+            if column in out:
+                out[column].fill(int(cells.array("num")[same]))
+            if column in md and dated:
+                md[column].fill(int(cells.array("md")[same]))
+        key = np.full(n, base, dtype=np.int64)
+        if base_bad:
+            invalid.fill(True)
+        for column, cells, indices, bits, offset, slot in varied:
             code = cells.array("code")[slot] * (cells.radix or 0)
             ok = cells.array("ok")[slot]
             num_out = out.get(column, _NO_NUM)
             _fold(indices, bits, offset, code, ok, cells.array("num")[slot], key, invalid, num_out)
             if column in md and dated:
-                _fold(indices, bits, offset, code * 0, ok, cells.array("md")[slot], key, invalid, md[column])
+                _fold(indices, bits, offset, np.zeros_like(code), ok, cells.array("md")[slot], key, invalid, md[column])
 
         region, day, home, birth, age = (out[c] for c in ("region", "date", "home_region", "birth_date", "age"))
-        invalid |= region < 0
-        invalid |= day == MISSING_DAY
-        has_birth = birth != MISSING_DAY
-        invalid |= (age >= 0) == has_birth  # both, or neither (a bad cell has made the row invalid already)
-        invalid |= has_birth & (birth > day)
-        if dated and has_birth.any():
-            on, born = md["date"], md["birth_date"]
-            years = on // 512 - born // 512 - ((on % 512) < (born % 512))
-            np.copyto(age, years, where=has_birth & ~invalid, casting="same_kind")
+        _checked(region, day, birth, age, md["date"], md["birth_date"], invalid)
 
         dictionary, indices, bits, offset = _dictionary(batch.column("patient_id"))
         ids = pc.utf8_trim(dictionary, BLANK)
         ok = np.append(pc.fill_null(pc.not_equal(ids, ""), False).to_numpy(zero_copy_only=False), False)
         first = self.seen_ids
         number = np.append(np.arange(first, first + len(ids), dtype=np.int64), -1)
-        patient = buffer("patient", np.int64, -1)
+        patient = buffer("patient", np.int64, -1, "patient_id")
         _fold(indices, bits, offset, np.zeros(len(ok), dtype=np.int64), ok, number, key, invalid, patient)
         self.seen_ids += len(ids)
         if keep_ids:
@@ -521,12 +541,14 @@ class Rules:
         assert encoder.key_span * self.segments < 2**62, "the fact key no longer fits in 64 bits"
         self.decided: list[Decided] = []
         self._index: dict[Decided, int] = {}
-        self._by_segment: dict[int, int] = {}  # key * segments + segment -> decision (-1: decide per day)
-        self._by_day: dict[tuple[int, int], int] = {}
+        self._by_segment = _Memo()  # key * segments + segment -> decision (-1: decide per day)
+        self._per_day_keys: list[int] = []  # keys whose decisions are worded per day, by their number
+        self._key_number = _Memo()
+        self._by_day = _Memo()  # key number << 23 | (day + 2**22) -> decision
         self._contacts: dict[int, tuple[Contact, Region, Service | None]] = {}
         self._templates: dict[tuple[int, int], tuple[Decided, str] | None] = {}
-        self._exempt: dict[int, int] = {}
-        self._ceiling: dict[int, int] = {}
+        self._exempt = _Memo()
+        self._ceiling = _Memo()
 
     def segments_of(self, day: I32, valid: npt.NDArray[np.bool_]) -> I32:
         """The segment of every row's day (rows not valid may hold any day; they get some segment)."""
@@ -600,24 +622,21 @@ class Rules:
 
     def decisions(self, key: I64, day: I32, segment: I32) -> I32:
         """The decision index of every row (rows must be valid)."""
-        out = _per_distinct(key * self.segments + segment, self._by_segment, self._segment_decision, np.int32)
+        out = _per_distinct(key * self.segments + segment, self._by_segment, self._segment_decision)
         per_day = np.flatnonzero(out < 0)
         if len(per_day):
-            keys, days = key[per_day], day[per_day]
-            kcodes, kuniques = pd.factorize(keys)
-            base, span = int(days.min()), int(days.max() - days.min()) + 1
-
-            def on_day(pair: int) -> int:
-                kc, offset = divmod(pair, span)
-                k, dn = int(kuniques[kc]), base + offset
-                hit = self._by_day.get((k, dn))
-                if hit is None:
-                    hit = self._by_day[(k, dn)] = self._store(self._on_day(k, dn))
-                return hit
-
-            pairs = kcodes.astype(np.int64) * span + (days - base)
-            out[per_day] = _per_distinct(pairs, {}, on_day, np.int32)
+            number = _per_distinct(key[per_day], self._key_number, self._number_key).astype(np.int64)
+            pairs = (number << DAY_BITS) | (day[per_day].astype(np.int64) + (1 << (DAY_BITS - 1)))
+            out[per_day] = _per_distinct(pairs, self._by_day, self._day_decision)
         return out
+
+    def _number_key(self, key: int) -> int:
+        self._per_day_keys.append(key)
+        return len(self._per_day_keys) - 1
+
+    def _day_decision(self, pair: int) -> int:
+        number, day = pair >> DAY_BITS, (pair & ((1 << DAY_BITS) - 1)) - (1 << (DAY_BITS - 1))
+        return self._store(self._on_day(self._per_day_keys[number], day))
 
     def _exemption(self, combined: int) -> int:
         rest, age = divmod(combined, AGE_SPAN)
@@ -628,7 +647,7 @@ class Rules:
     def exemptions(self, region: I32, segment: I32, age: I32) -> I8:
         """Per row: 1 free by age, 0 not, 2 cannot be told (no age rules in force)."""
         combined = (region.astype(np.int64) * self.segments + segment) * AGE_SPAN + age
-        return _per_distinct(combined, self._exempt, self._exemption, np.int8)
+        return _per_distinct(combined, self._exempt, self._exemption).astype(np.int8)
 
     def _ceiling_amount(self, combined: int) -> int:
         region, segment = divmod(combined, self.segments)
@@ -638,7 +657,7 @@ class Rules:
     def ceilings(self, region: I32, segment: I32) -> I32:
         """Per row: the ceiling amount in force in the care region on the day (-1: none in the data)."""
         combined = region.astype(np.int64) * self.segments + segment
-        return _per_distinct(combined, self._ceiling, self._ceiling_amount, np.int32)
+        return _per_distinct(combined, self._ceiling, self._ceiling_amount)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -665,20 +684,82 @@ def list_fees(decided: list[Decided]) -> I32:
     return np.array([-1 if d.list_fee is None else d.list_fee for d in decided] or [-1], dtype=np.int32)
 
 
+DAY_BITS = 23
+"""Day numbers (days since 1970, years 1000-9999) fit in this many bits, sign included."""
+
 AGE_SPAN = 16384
 """Ages are packed below this in the exemption key (a birth date gives at most about 10 000 years)."""
 
 
-def _per_distinct(keys: I64, cache: dict[int, int], compute: Callable[[int], int], kind: Any) -> npt.NDArray[Any]:
-    """`compute(key)` once per distinct key (remembered in `cache` across batches), spread over the rows."""
-    codes, uniques = pd.factorize(keys)
-    values = []
-    for u in uniques.tolist():
-        if u not in cache:
-            cache[u] = compute(u)
-        values.append(cache[u])
-    table: npt.NDArray[Any] = np.array(values, dtype=kind)
-    out: npt.NDArray[Any] = table[codes]
+_EMPTY_KEY = np.iinfo(np.int64).min
+_NOT_FOUND = np.iinfo(np.int32).min
+
+
+@numba.njit(cache=True, nogil=True)
+def _slot(slots: I64, key: int) -> int:
+    """Where a key is, or the empty place where it would go (open addressing, Fibonacci hashing)."""
+    mask = len(slots) - 1
+    mixed = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    i = int(mixed ^ (mixed >> np.uint64(29))) & mask
+    while slots[i] != key and slots[i] != _EMPTY_KEY:
+        i = (i + 1) & mask
+    return i
+
+
+@numba.njit(cache=True, nogil=True)
+def _look_up(slots: I64, values: I32, keys: I64, out: I32) -> int:
+    """The value of every key (`_NOT_FOUND` where the table lacks it); returns how many were lacking."""
+    lacking = 0
+    for i in range(len(keys)):
+        value = values[_slot(slots, keys[i])]
+        out[i] = value
+        lacking += value == _NOT_FOUND
+    return lacking
+
+
+@numba.njit(cache=True, nogil=True)
+def _put(slots: I64, values: I32, keys: I64, new: I32) -> None:
+    for i in range(len(keys)):
+        at = _slot(slots, keys[i])
+        slots[at] = keys[i]
+        values[at] = new[i]
+
+
+class _Memo:
+    """Answers already worked out, by 64-bit key: a hash table that compiled loops can read.
+
+    A register of millions of rows has a few thousand distinct keys; looking each row up here
+    is several times cheaper than finding the distinct keys of every batch anew.
+    """
+
+    def __init__(self) -> None:
+        self.slots = np.full(1024, _EMPTY_KEY, dtype=np.int64)
+        self.values = np.full(1024, _NOT_FOUND, dtype=np.int32)
+        self.count = 0
+
+    def add(self, keys: I64, values: I32) -> None:
+        self.count += len(keys)
+        if 2 * self.count > len(self.slots):  # (kept at most half full, so that probes stay short)
+            old = self.slots != _EMPTY_KEY
+            kept_keys, kept_values = self.slots[old], self.values[old]
+            size = 1 << (4 * self.count).bit_length()
+            self.slots = np.full(size, _EMPTY_KEY, dtype=np.int64)
+            self.values = np.full(size, _NOT_FOUND, dtype=np.int32)
+            _put(self.slots, self.values, kept_keys, kept_values)
+        _put(self.slots, self.values, keys, values)
+
+
+def _per_distinct(keys: I64, memo: _Memo, compute: Callable[[int], int]) -> I32:
+    """`compute(key)` once per distinct key (remembered in `memo` across batches), spread over the rows."""
+    out = np.empty(len(keys), dtype=np.int32)
+    if not _look_up(memo.slots, memo.values, keys, out):
+        return out
+    lacking = np.flatnonzero(out == _NOT_FOUND)
+    codes, fresh = pd.factorize(keys[lacking])
+    assert _EMPTY_KEY not in fresh  # (keys are built from small numbers)
+    values = np.array([compute(k) for k in fresh.tolist()], dtype=np.int32)
+    memo.add(fresh, values)
+    out[lacking] = values[codes]
     return out
 
 
@@ -823,6 +904,8 @@ def _load_compiled() -> None:
     calls costs a few tenths of a second (the others load in milliseconds when they are called)."""
     i32, i64 = np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int64)
     _fold(i32, _NO_BITS, 0, i64, np.ones(1, dtype=np.bool_), i64, i64.copy(), np.zeros(1, dtype=np.bool_), i32.copy())
+    _checked(i32, i32, i32, i32, i32, i32, np.zeros(1, dtype=np.bool_))
+    _per_distinct(i64, _Memo(), lambda key: 0)
     _net(i32, i32, np.zeros(1, dtype=np.int8))
     _order(i64, i32, 1)
 
