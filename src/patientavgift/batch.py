@@ -32,12 +32,15 @@ import math
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import partial
+from itertools import islice, repeat
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TextIO
 
@@ -986,25 +989,29 @@ class _Ragged(Exception):
     """A CSV row has more or fewer fields than the header (the fast reader cannot number it)."""
 
 
-def _parquet_batches(path: Path, wanted: list[str], strings: list[str]) -> Iterator[pa.RecordBatch]:
-    """A Parquet register row group by row group, each decoded in one thread (the caller reads ahead).
+def _parquet_reads(path: Path, wanted: list[str], strings: list[str]) -> list[Callable[[], pa.RecordBatch]] | None:
+    """A Parquet register as one read per row group (in order), or None when its row groups are
+    much larger than a batch (it is then read batch by batch).
 
-    A column chunk whose statistics say every cell is empty is not read at all: the column is
-    given as nulls. Files with row groups much larger than a batch are read batch by batch.
+    The reads may run at the same time: each thread opens the file for itself. A column chunk
+    whose statistics say every cell is empty is not read at all: the column is given as nulls.
     """
-    source = pq.ParquetFile(path, read_dictionary=strings)
-    meta = source.metadata
+    meta = pq.ParquetFile(path).metadata
     sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
     if not sizes or max(sizes) > 4 * BATCH_ROWS:
-        yield from source.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
-        return
+        return None
     schema = pq.read_schema(path)
     leaf = {meta.schema.column(i).path: i for i in range(meta.num_columns)}  # (registers have no nested columns)
-    for group, size in enumerate(sizes):
+    opened = threading.local()
+
+    def read(group: int) -> pa.RecordBatch:
+        if not hasattr(opened, "source"):
+            opened.source = pq.ParquetFile(path, read_dictionary=strings)
+        size = sizes[group]
         stats = {c: meta.row_group(group).column(leaf[c]).statistics for c in wanted}
         skipped = {c for c, s in stats.items() if s is not None and s.has_null_count and s.null_count == size}
         needed = [c for c in wanted if c not in skipped]
-        table = source.read_row_group(group, columns=needed, use_threads=False) if needed else None
+        table = opened.source.read_row_group(group, columns=needed, use_threads=False) if needed else None
         arrays = []
         for c in wanted:
             if c in skipped:
@@ -1013,7 +1020,28 @@ def _parquet_batches(path: Path, wanted: list[str], strings: list[str]) -> Itera
             else:
                 assert table is not None
                 arrays.append(table.column(c).combine_chunks())
-        yield pa.RecordBatch.from_arrays(arrays, names=wanted)
+        return pa.RecordBatch.from_arrays(arrays, names=wanted)
+
+    return [partial(read, group) for group in range(len(sizes))]
+
+
+def _reads(
+    path: Path, header: list[str], columns: list[str] | None, exact: bool, plain: bool = False
+) -> tuple[Iterator[Callable[[], pa.RecordBatch | None]], int]:
+    """The register as reads of one batch each, and how many of them may run at the same time.
+
+    A Parquet register's row groups can be decoded side by side; any other register is read in
+    order, each read giving the next batch (None after the last).
+    """
+    if path.suffix.lower() == ".parquet":
+        wanted = columns or header
+        schema = pq.read_schema(path)
+        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and not plain]
+        groups = _parquet_reads(path, wanted, strings)
+        if groups is not None:
+            return iter(groups), 2
+    batches = _batches(path, header, columns, exact, plain)
+    return repeat(partial(next, batches, None)), 1
 
 
 def _batches(
@@ -1031,7 +1059,7 @@ def _batches(
     if path.suffix.lower() == ".parquet":
         schema = pq.read_schema(path)
         strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and not plain]
-        yield from _parquet_batches(path, wanted, strings)
+        yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(batch_size=BATCH_ROWS, columns=wanted)
         return
     if exact:
         yield from _exact_batches(path, header, wanted)
@@ -1066,18 +1094,27 @@ def _batches(
         raise _Ragged(ragged[0])
 
 
-def _read_ahead(batches: Iterator[pa.RecordBatch], meanwhile: Callable[[], None]) -> Iterator[pa.RecordBatch]:
-    """The same batches, each read in a worker thread while the one before is priced.
+def _read_ahead(
+    reads: tuple[Iterator[Callable[[], pa.RecordBatch | None]], int], meanwhile: Callable[[], None]
+) -> Iterator[pa.RecordBatch]:
+    """The batches of `reads` (see `_reads`), in order, read in worker threads while the ones
+    before are priced.
 
     Reading and decoding run in pyarrow without the interpreter lock, so on two cores they
-    overlap with the pricing; `meanwhile` runs while the first batch is read. Errors of the
+    overlap with the pricing; `meanwhile` runs while the first batches are read. Errors of the
     reader come out here, in order.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        upcoming = pool.submit(next, batches, None)
+    tasks, workers = reads
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = deque(pool.submit(task) for task in islice(tasks, workers))
         meanwhile()
-        while (batch := upcoming.result()) is not None:
-            upcoming = pool.submit(next, batches, None)
+        while pending:
+            batch = pending.popleft().result()
+            if batch is None:
+                return
+            following = next(tasks, None)
+            if following is not None:
+                pending.append(pool.submit(following))
             yield batch
 
 
@@ -1287,7 +1324,7 @@ def _price_pass(
         writers = [ipc.new_file(spill / f"bucket-{k}.arrow", schema) for k in range(buckets)]
     bar = _progress(total, "reading and applying the rules", show, progress)
     start = 0
-    for batch in _read_ahead(_batches(register, header, known if not exact else None, exact), _load_compiled):
+    for batch in _read_ahead(_reads(register, header, known if not exact else None, exact), _load_compiled):
         stored = ["invalid", "day", "age", "home", "birth", *([] if writers else ["patient"])]
         enc = encoder.encode(batch, keep_ids=not writers, into=columns.views(stored, start, batch.num_rows))
         n = batch.num_rows
@@ -1649,7 +1686,7 @@ def _write_in_full(
     writer: pq.ParquetWriter | None = None
     start = 0
     wrote_header = False
-    for batch in _read_ahead(_batches(register, header, None, exact, plain=True), lambda: None):
+    for batch in _read_ahead(_reads(register, header, None, exact, plain=True), lambda: None):
         n = batch.num_rows
         keep = priced[start : start + n]
         output.reject(batch, start, np.flatnonzero(~keep))
