@@ -1239,23 +1239,34 @@ def price_register(
     estimate = total if total is not None else _estimate_rows(register)
     buckets = max(1, math.ceil(estimate / chunk_rows)) if chunk_rows > 0 else 1
     show = estimate >= PROGRESS_ROWS
-    with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill:
+    spliced = parquet and out.suffix.lower() == ".parquet"
+    with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill, ThreadPoolExecutor(max_workers=1) as pool:
+        ahead: dict[int, Future[Encoded]] = {}
+
+        def meanwhile(columns: dict[str, Any]) -> None:
+            if spliced:
+                ahead.update(_encode_ahead(register, columns, pool))
+
         try:
             exact = False
             columns, results, scanning = _price_pass(
-                book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress
+                book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress, meanwhile
             )
         except _Ragged:
             exact = True
             columns, results, scanning = _price_pass(
-                book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress
+                book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress, meanwhile
             )
-    priced = _summarise(columns, results, summary)
-    bar = _progress(summary.read, "writing", show, progress)
-    steps = {"read and rules": scanning - began, "ceiling": time.perf_counter() - scanning}
-    writing = time.perf_counter()
-    _write(register, header, out, rejects, exact, columns, results, priced, bar)
-    steps["write"] = time.perf_counter() - writing
+        priced = _summarise(columns, results, summary)
+        bar = _progress(summary.read, "writing", show, progress)
+        steps = {"read and rules": scanning - began, "ceiling": time.perf_counter() - scanning}
+        writing = time.perf_counter()
+        try:
+            _write(register, header, out, rejects, exact, columns, results, priced, bar, ahead)
+        finally:
+            for pending in ahead.values():
+                pending.cancel()
+        steps["write"] = time.perf_counter() - writing
     if bar is not None:
         bar.close()
     assert summary.priced + summary.rejected == summary.read
@@ -1302,9 +1313,11 @@ def _price_pass(
     total: int | None,
     show: bool,
     progress: TextIO | None,
+    meanwhile: Callable[[dict[str, Any]], None],
 ) -> tuple[dict[str, Any], _Results, float]:
     """Pass 1 (rules over every batch) and pass 2 (the ceiling, all patients at once or bucket by bucket);
-    also returns when pass 2 began, for the run's figures."""
+    also returns when pass 2 began, for the run's figures. `meanwhile` gets the columns of pass 1
+    before pass 2 begins (it may start work in other threads that reads them)."""
     encoder = Encoder(known)
     rules = Rules(book, chosen, encoder)
     columns = _Columns(total)
@@ -1383,6 +1396,7 @@ def _price_pass(
 
     joined = columns.joined(start)
     joined["decided"] = rules.decided
+    meanwhile(joined)
     results = _Results.empty(start)
     scanning = time.perf_counter()
     months = book.period_months()
@@ -1505,6 +1519,9 @@ def _with_nulls(values: I32, given: npt.NDArray[np.bool_]) -> pa.Array:
     return pa.Array.from_buffers(pa.int32(), len(values), [bitmap, data])
 
 
+DECIDED_COLUMNS = ("list_fee", "qualified", "registration", "contact_points", "category", "invoice_home_region")
+"""The outcome columns that the rules decide alone: known before the ceiling is applied."""
+
 TEXT = pa.dictionary(pa.int32(), pa.string())
 OUTCOME_SCHEMA = pa.schema(
     [
@@ -1520,15 +1537,15 @@ OUTCOME_SCHEMA = pa.schema(
     ]
 )
 assert tuple(OUTCOME_SCHEMA.names) == OUTCOME_COLUMNS
+_DECIDED_SCHEMA = pa.schema([OUTCOME_SCHEMA.field(c) for c in DECIDED_COLUMNS])
+_SCANNED_SCHEMA = pa.schema([f for f in OUTCOME_SCHEMA if f.name not in DECIDED_COLUMNS])
 
 
-class _Output:
-    """The outcome columns of any set of rows, and the rejects file's rows, from the per-row results."""
+class _Decisions:
+    """The outcome columns that follow from each row's decision and regions (`DECIDED_COLUMNS`)."""
 
-    def __init__(self, header: list[str], columns: dict[str, Any], results: _Results, bad: TextIO) -> None:
-        self.header = header
+    def __init__(self, columns: dict[str, Any]) -> None:
         self.columns = columns
-        self.results = results
         self.decided: list[Decided] = columns["decided"]
         self.decision = np.maximum(columns["decision"], 0)
         self.list_fee = list_fees(self.decided)
@@ -1538,9 +1555,6 @@ class _Output:
         self.registration = self._texts([d.registration for d in self.decided])
         self.points = self._texts([d.contact_points for d in self.decided])
         self.category = self._texts([d.category for d in self.decided])
-        self.reasons: dict[int, str] = {}
-        self.bad = csv.writer(bad, lineterminator="\n")
-        self.bad.writerow(["line", *header, "reason"])
 
     @staticmethod
     def _texts(values: list[str | None]) -> tuple[npt.NDArray[np.int32], pa.Array]:
@@ -1555,25 +1569,56 @@ class _Output:
         index = table[0][rows]
         return pa.DictionaryArray.from_arrays(_with_nulls(index, index >= 0), table[1])
 
-    def outcomes(self, index: I64) -> pa.Table:
-        """The outcome columns of the given rows (numbered from 0 in file order)."""
-        d = self.decision[index].astype(np.int32)
-        fee = self.results.fee[index]
+    def arrays(self, index: I64 | slice) -> dict[str, pa.Array]:
+        """The decided columns of the given rows (numbered from 0 in file order; a slice for a stretch)."""
+        d = self.decision[index]
         list_fee = self.list_fee[d]
         qualified = self.qualified[d]
+        return {
+            "list_fee": _with_nulls(list_fee, list_fee >= 0),
+            "qualified": pa.array(qualified == 1, mask=qualified == 2),
+            "registration": self._spread(self.registration, d),
+            "contact_points": self._spread(self.points, d),
+            "category": self._spread(self.category, d),
+            "invoice_home_region": pa.array(_invoice(self.columns["home"][index], self.columns["region"][index])),
+        }
+
+    def table(self, rows: slice) -> pa.Table:
+        return pa.Table.from_pydict(self.arrays(rows), schema=_DECIDED_SCHEMA)
+
+
+class _Output:
+    """The outcome columns of any set of rows, and the rejects file's rows, from the per-row results."""
+
+    def __init__(self, header: list[str], columns: dict[str, Any], results: _Results, bad: TextIO) -> None:
+        self.header = header
+        self.columns = columns
+        self.results = results
+        self.decisions = _Decisions(columns)
+        self.reasons: dict[int, str] = {}
+        self.bad = csv.writer(bad, lineterminator="\n")
+        self.bad.writerow(["line", *header, "reason"])
+
+    def _scanned(self, index: I64 | slice) -> dict[str, pa.Array]:
+        """The outcome columns that the ceiling settles (fee, frikort, undetermined reason)."""
+        fee = self.results.fee[index]
         holds = self.results.holds[index]
-        arrays = [
-            _with_nulls(fee, fee >= 0),
-            _with_nulls(list_fee, list_fee >= 0),
-            pa.array(qualified == 1, mask=qualified == 2),
-            self._spread(self.registration, d),
-            self._spread(self.points, d),
-            self._spread(self.category, d),
-            pa.array(_invoice(self.columns["home"][index], self.columns["region"][index])),
-            pa.array(holds == 1, mask=holds == 2),
-            _reasons(self.decided, self.reasons, self.columns, self.results, self.decision, index, fee < 0),
-        ]
-        return pa.Table.from_arrays(arrays, schema=OUTCOME_SCHEMA)
+        decided, decision = self.decisions.decided, self.decisions.decision
+        return {
+            "fee": _with_nulls(fee, fee >= 0),
+            "frikort": pa.array(holds == 1, mask=holds == 2),
+            "undetermined_reason": _reasons(
+                decided, self.reasons, self.columns, self.results, decision, index, fee < 0
+            ),
+        }
+
+    def outcomes(self, index: I64 | slice) -> pa.Table:
+        """The outcome columns of the given rows (numbered from 0 in file order; a slice for a stretch)."""
+        return pa.Table.from_pydict({**self.decisions.arrays(index), **self._scanned(index)}, schema=OUTCOME_SCHEMA)
+
+    def scanned(self, rows: slice) -> pa.Table:
+        """The columns that `DECIDED_COLUMNS` leaves out, of a stretch of rows."""
+        return pa.Table.from_pydict(self._scanned(rows), schema=_SCANNED_SCHEMA)
 
     def reject(self, batch: pa.RecordBatch | pa.Table, start: int, lost: I64) -> None:
         """Write the given rows of a batch (numbered from 0 within it) to the rejects file, with their reasons."""
@@ -1593,6 +1638,24 @@ class _Output:
             self.bad.writerow([line, *(values.get(c, "") for c in self.header), reason])
 
 
+def _encode_ahead(register: Path, columns: dict[str, Any], pool: ThreadPoolExecutor) -> dict[int, Future[Encoded]]:
+    """Start encoding the decided outcome columns (`DECIDED_COLUMNS`) of every row group of a
+    Parquet register that has no invalid row, in `pool`, while the ceiling is applied.
+
+    A row group that loses rows to the ceiling's checks is encoded again in full when written.
+    """
+    meta = pq.ParquetFile(register).metadata
+    decisions = _Decisions(columns)
+    ahead: dict[int, Future[Encoded]] = {}
+    start = 0
+    for group in range(meta.num_row_groups):
+        n = meta.row_group(group).num_rows
+        if n and not columns["invalid"][start : start + n].any():
+            ahead[group] = pool.submit(lambda rows: encode(decisions.table(rows)), slice(start, start + n))
+        start += n
+    return ahead
+
+
 def _write(
     register: Path,
     header: list[str],
@@ -1603,16 +1666,18 @@ def _write(
     results: _Results,
     priced: npt.NDArray[np.bool_],
     bar: tqdm[Any] | None,
+    ahead: dict[int, Future[Encoded]],
 ) -> None:
     """Write each row to the output or the rejects file, in file order.
 
-    Parquet to Parquet copies the input's column chunks where no row is rejected (see `splice`);
+    Parquet to Parquet copies the input's column chunks where no row is rejected (see `splice`),
+    with the decided outcome columns of row groups already encoded in `ahead` (by row group);
     otherwise the register is read again and written in full.
     """
     if register.suffix.lower() == ".parquet" and out.suffix.lower() == ".parquet":
         with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
             try:
-                _write_spliced(register, good, _Output(header, columns, results, bad), priced, bar)
+                _write_spliced(register, good, _Output(header, columns, results, bad), priced, bar, ahead)
                 return
             except SpliceError:
                 if bar is not None:
@@ -1622,7 +1687,12 @@ def _write(
 
 
 def _write_spliced(
-    register: Path, good: BinaryIO, output: _Output, priced: npt.NDArray[np.bool_], bar: tqdm[Any] | None
+    register: Path,
+    good: BinaryIO,
+    output: _Output,
+    priced: npt.NDArray[np.bool_],
+    bar: tqdm[Any] | None,
+    ahead: dict[int, Future[Encoded]],
 ) -> None:
     """Parquet to Parquet: row groups without rejected rows are copied, the others written again.
 
@@ -1630,19 +1700,24 @@ def _write_spliced(
     current one is copied (NumPy and pyarrow do most of that without the interpreter lock).
     """
     with Splicer(register, good, OUTCOME_SCHEMA) as splicer:
-        _splice_groups(splicer, register, output, priced, bar)
+        _splice_groups(splicer, register, output, priced, bar, ahead)
 
 
 def _splice_groups(
-    splicer: Splicer, register: Path, output: _Output, priced: npt.NDArray[np.bool_], bar: tqdm[Any] | None
+    splicer: Splicer,
+    register: Path,
+    output: _Output,
+    priced: npt.NDArray[np.bool_],
+    bar: tqdm[Any] | None,
+    ahead: dict[int, Future[Encoded]],
 ) -> None:
     source = pq.ParquetFile(register)
-    pending: deque[tuple[int, int, Future[Encoded]]] = deque()
+    pending: deque[tuple[int, int, list[Future[Encoded]]]] = deque()
 
     def settle(keep: int) -> None:
         while len(pending) > keep:
-            group, n, added = pending.popleft()
-            splicer.copy(group, added.result())
+            group, n, parts = pending.popleft()
+            splicer.copy(group, [part.result() for part in parts])
             if bar is not None:
                 bar.update(n)
 
@@ -1654,8 +1729,13 @@ def _splice_groups(
             if n == 0:
                 continue  # (an empty row group has nothing to copy)
             if keep.all():
-                rows = np.arange(start, start + n, dtype=np.int64)
-                pending.append((group, n, pool.submit(lambda rows: encode(output.outcomes(rows)), rows)))
+                rows = slice(start, start + n)
+                decided = ahead.get(group)
+                if decided is not None:
+                    parts = [decided, pool.submit(lambda rows: encode(output.scanned(rows)), rows)]
+                else:
+                    parts = [pool.submit(lambda rows: encode(output.outcomes(rows)), rows)]
+                pending.append((group, n, parts))
                 settle(keep=2)
             else:
                 settle(keep=0)
@@ -1722,12 +1802,12 @@ def _reasons(
     columns: dict[str, Any],
     results: _Results,
     decision: I32,
-    index: I64,
+    index: I64 | slice,
     undetermined: npt.NDArray[np.bool_],
 ) -> pa.Array:
     """The `undetermined_reason` cells of a batch: worded once per distinct reason, then spread."""
-    rows = index[undetermined]
-    cells = np.full(len(index), -1, dtype=np.int64)
+    rows = np.flatnonzero(undetermined) + index.start if isinstance(index, slice) else index[undetermined]
+    cells = np.full(len(undetermined), -1, dtype=np.int64)
     if len(rows):
         unknown_age = columns["exempt_unknown"][rows].astype(np.int64)
         why = results.why[rows].astype(np.int64)

@@ -123,15 +123,24 @@ class Splicer:
     def num_groups(self) -> int:
         return len(self.meta.row_groups or [])
 
-    def copy(self, group: int, added: Encoded) -> None:
+    def copy(self, group: int, added: Encoded | list[Encoded]) -> None:
         """Row group `group` of the input unchanged, with the added columns (same rows, same order).
 
-        `added` is the added columns of these rows, see `encode` (it may run in another thread).
+        `added` holds the added columns of these rows, see `encode` (it may run in another thread),
+        or several such parts that together hold every added column once, in any order.
         """
         source = self.meta.row_groups[group]
-        encoded, footer = added
-        if footer.num_rows != source.num_rows:
-            raise ValueError(f"row group {group} has {source.num_rows} rows, the added columns {footer.num_rows}")
+        parts = added if isinstance(added, list) else [added]
+        found: dict[str, tuple[bytes, Any, Any, Any]] = {}
+        for encoded, footer in parts:
+            if footer.num_rows != source.num_rows:
+                raise ValueError(f"row group {group} has {source.num_rows} rows, the added columns {footer.num_rows}")
+            orders = footer.column_orders or [None] * len(footer.schema[1:])
+            for column, element, order in zip(footer.row_groups[0].columns, footer.schema[1:], orders, strict=True):
+                name = element.name.decode() if isinstance(element.name, bytes) else element.name
+                found[name] = (encoded, column, element, order)
+        if sorted(found) != sorted(self.added.names):
+            raise ValueError(f"row group {group}: the added columns are {sorted(found)}, not {self.added.names}")
         chunks = []
         first = self.position
         for column in source.columns:
@@ -141,8 +150,9 @@ class Splicer:
             self.file.seek(start)
             data = self.file.read(column.meta_data.total_compressed_size)
             chunks.append(self._place(column, data, start))
-        self._check_added(footer)
-        for column in footer.row_groups[0].columns:
+        ordered = [found[name] for name in self.added.names]
+        self._check_added([e for _, _, e, _ in ordered], [o for _, _, _, o in ordered])
+        for encoded, column, _, _ in ordered:
             start = _chunk_start(column.meta_data)
             chunks.append(self._place(column, encoded[start : start + column.meta_data.total_compressed_size], start))
         self._group(chunks, source.num_rows, first)
@@ -156,7 +166,9 @@ class Splicer:
         for mine, theirs in zip(meta.schema[1 : width + 1], self.meta.schema[1:], strict=True):
             if _fields(mine) != _fields(theirs):
                 raise SpliceError(f"{self.path}: column {theirs.name!r} would not be written with its own Parquet type")
-        self._check_added(meta, width)
+        self._check_added(
+            list(meta.schema[1 + width :]), list(meta.column_orders[width:]) if meta.column_orders else None
+        )
         chunks = []
         first = self.position
         for column in meta.row_groups[0].columns:
@@ -186,12 +198,11 @@ class Splicer:
         self.target.write(struct.pack("<i", len(footer)))
         self.target.write(MAGIC)
 
-    def _check_added(self, meta: Any, skip: int = 0) -> None:
+    def _check_added(self, elements: list[Any], orders: list[Any] | None) -> None:
         """The added columns must have the same Parquet types in every row group."""
-        elements = list(meta.schema[1 + skip :])
         if self.added_schema is None:
             self.added_schema = elements
-            self.added_orders = list(meta.column_orders[skip:]) if meta.column_orders else None
+            self.added_orders = orders if orders and all(o is not None for o in orders) else None
         elif [_fields(e) for e in elements] != [_fields(e) for e in self.added_schema]:
             raise AssertionError("the added columns changed their Parquet types between row groups")
 
