@@ -22,6 +22,7 @@ from patientavgift import batch, register, synthetic
 from patientavgift.engine import selection
 from patientavgift.register import OUTCOME_COLUMNS
 from patientavgift.rules import load_rules
+from patientavgift.splice import Splicer, encode
 
 BOOK = load_rules()
 
@@ -106,3 +107,35 @@ def test_a_register_without_rows_gives_an_empty_output_with_every_column(tmp_pat
     assert pq.read_table(tmp_path / "fast.parquet").num_rows == 0
     assert pl.read_parquet(tmp_path / "fast.parquet").height == 0
     assert pq.read_schema(tmp_path / "fast.parquet").names[-len(OUTCOME_COLUMNS) :] == list(OUTCOME_COLUMNS)
+
+
+def test_added_columns_may_come_in_parts_in_any_order(tmp_path: Path) -> None:
+    """A row group's added columns can be encoded in several parts (e.g. one of them ahead of the
+    others); the output is the same as from one part, and a part set that lacks a column is refused."""
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"x": pa.array(["a", "b", "c"])}), source)
+    added = pa.schema([("p", pa.int32()), ("q", pa.bool_()), ("r", pa.string())])
+    columns = {
+        "p": pa.array([1, None, 3], pa.int32()),
+        "q": pa.array([True, False, None]),
+        "r": pa.array(["u", None, "w"]),
+    }
+
+    def written(parts: list[list[str]]) -> bytes:
+        out = tmp_path / "out.parquet"
+        with out.open("wb") as target, Splicer(source, target, added) as splicer:
+            tables = [pa.table({c: columns[c] for c in names}) for names in parts]
+            splicer.copy(0, [encode(t) for t in tables])
+            splicer.finish()
+        return out.read_bytes()
+
+    whole = written([["p", "q", "r"]])
+    assert written([["r"], ["q", "p"]]) == whole
+    assert pq.read_table(tmp_path / "out.parquet").to_pydict() == {
+        "x": ["a", "b", "c"],
+        "p": [1, None, 3],
+        "q": [True, False, None],
+        "r": ["u", None, "w"],
+    }
+    with pytest.raises(ValueError, match="added columns"):
+        written([["p", "r"]])
