@@ -349,7 +349,7 @@ class _Encoded:
     region: I32  # code of the care region (index in Region, -1 when not valid)
     home: I32  # code of the home region (index in Region, -1 when not given)
     birth: I32  # birth date in days (-2**31 when not given)
-    patient: I64  # index of the row's patient id among all ids read so far (see `Encoder.patient_ids`)
+    patient: I32  # index of the row's patient id among all ids read so far (see `Encoder.patient_ids`)
     ids: pa.Array  # this batch's distinct patient ids, trimmed (`patient - first` indexes it)
     first: int
 
@@ -466,12 +466,12 @@ class Encoder:
         dictionary, indices, bits, offset = _dictionary(batch.column("patient_id"))
         ids = pc.utf8_trim(dictionary, BLANK)
         ok = np.append(pc.fill_null(pc.not_equal(ids, ""), False).to_numpy(zero_copy_only=False), False)
-        first = self.seen_ids
+        first = self.seen_ids if keep_ids else 0  # (when spilling, the entries of this batch's ids)
         number = np.append(np.arange(first, first + len(ids), dtype=np.int64), -1)
-        patient = buffer("patient", np.int64, -1, "patient_id")
+        patient = buffer("patient", np.int32, -1, "patient_id")
         _fold(indices, bits, offset, np.zeros(len(ok), dtype=np.int64), ok, number, key, invalid, patient)
-        self.seen_ids += len(ids)
         if keep_ids:
+            self.seen_ids += len(ids)
             self.patient_ids.append(ids)
         return _Encoded(invalid, key, day, age, region, home, birth, patient, ids, first)
 
@@ -770,7 +770,7 @@ def _per_distinct(keys: I64, memo: _Memo, compute: Callable[[int], int]) -> I32:
 
 
 @numba.njit(cache=True, nogil=True)
-def _order(patient: I64, day: I32, patients: int) -> tuple[I64, I64]:
+def _order(patient: I32, day: I32, patients: int) -> tuple[I32, I64]:
     """Rows grouped by patient, each patient's rows by date, ties in file order (rows with patient -1 left out).
 
     A counting sort by patient keeps file order within a patient; each patient's rows are then
@@ -783,7 +783,7 @@ def _order(patient: I64, day: I32, patients: int) -> tuple[I64, I64]:
             starts[patient[i] + 1] += 1
     for p in range(patients):
         starts[p + 1] += starts[p]
-    order = np.empty(starts[patients], np.int64)
+    order = np.empty(starts[patients], np.int32)
     fill = starts[:-1].copy()
     for i in range(len(patient)):
         p = patient[i]
@@ -811,7 +811,7 @@ def _order(patient: I64, day: I32, patients: int) -> tuple[I64, I64]:
 
 @numba.njit(cache=True, nogil=True)
 def _scan(
-    order: I64,
+    order: I32,
     starts: I64,
     home: I32,
     birth: I32,
@@ -910,7 +910,7 @@ def _load_compiled() -> None:
     _checked(i32, i32, i32, i32, i32, i32, np.zeros(1, dtype=np.bool_))
     _per_distinct(i64, _Memo(), lambda key: 0)
     _net(i32, i32, np.zeros(1, dtype=np.int8))
-    _order(i64, i32, 1)
+    _order(i32, i32, 1)
 
 
 def _period_ends(day0: int, day1: int, months: int) -> I32:
@@ -945,7 +945,7 @@ class _Results:
         )
 
     def scan(
-        self, patient: I64, patients: int, day: I32, home: I32, birth: I32, net: I32, ceiling: I32, months: int
+        self, patient: I32, patients: int, day: I32, home: I32, birth: I32, net: I32, ceiling: I32, months: int
     ) -> None:
         """Run the ceiling over rows numbered by patient (-1: not priced); the rows are this object's rows."""
         if not len(day) or not (patient >= 0).any():
@@ -1155,7 +1155,7 @@ class _Columns:
         "birth": np.int32,
         "net": np.int32,  # (net, ceiling and patient: kept only when all patients are priced at once)
         "ceiling": np.int32,
-        "patient": np.int64,
+        "patient": np.int32,
     }
 
     def __init__(self, total: int | None) -> None:
@@ -1427,19 +1427,19 @@ _SCANNED = ("day", "home", "birth", "net", "ceiling")
 
 
 @numba.njit(cache=True, nogil=True)
-def _patients(entry: I64, number: I64) -> I64:
+def _patients(entry: I32, number: I32) -> I32:
     """Each row's patient number from the number of its id entry (-1 stays -1: not priced)."""
-    out = np.empty(len(entry), np.int64)
+    out = np.empty(len(entry), np.int32)
     for i in range(len(entry)):
         out[i] = number[entry[i]] if entry[i] >= 0 else -1
     return out
 
 
-def _numbered(ids: pa.ChunkedArray) -> tuple[I64, int]:
+def _numbered(ids: pa.ChunkedArray) -> tuple[I32, int]:
     """Each id as a number (equal ids, equal numbers) and how many distinct ids there are."""
     if not len(ids):
-        return np.zeros(0, dtype=np.int64), 0
-    ranks = pl.Series(ids.combine_chunks()).rank("dense").to_numpy().astype(np.int64) - 1
+        return np.zeros(0, dtype=np.int32), 0
+    ranks = pl.Series(ids.combine_chunks()).rank("dense").to_numpy().astype(np.int32) - 1
     return ranks, int(ranks.max()) + 1
 
 
