@@ -17,12 +17,16 @@ tests check this on random registers); only the way there differs.
    12-month period, the running sum and the frikort, the same steps as the engine.
 3. **Memory bounded.** The register is read in batches. When it has more rows than `chunk_rows`,
    the few columns the ceiling needs are spilled to disk in buckets by patient (a patient's rows
-   always land in the same bucket) and each bucket is sorted and scanned on its own. About 40
+   always land in the same bucket) and each bucket is sorted and scanned on its own. About 35
    bytes per row are kept in file order until the output is written.
 4. **Output.** Every input column is copied unchanged. Parquet to Parquet copies the input's
-   column chunks byte for byte and encodes only the outcome columns (see `splice`); otherwise
-   the register is read a second time and written in full. Reading runs in a worker thread
-   beside the pricing, and the outcome columns are encoded in worker threads.
+   column chunks byte for byte and encodes only the outcome columns (see `splice`); the ones the
+   rules decide alone are encoded while the ceiling is applied. Otherwise the register is read
+   a second time and written in full.
+
+Reading runs in worker threads beside the pricing (a Parquet register's row groups two at a
+time), and the outcome columns are encoded in worker threads. Answers already worked out are
+looked up in compiled hash tables (`_Memo`), so a batch costs a few passes over its rows.
 """
 
 from __future__ import annotations
