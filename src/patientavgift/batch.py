@@ -556,6 +556,9 @@ class Rules:
         self._templates: dict[tuple[int, int], tuple[Decided, str] | None] = {}
         self._exempt = _Memo()
         self._ceiling = _Memo()
+        # The same answers by region and segment (and age), for `_rule_rows` (-1, _NOT_FOUND: not yet known).
+        self._exempt_at = np.full(len(REGIONS) * self.segments * DENSE_AGES, -1, dtype=np.int8)
+        self._ceiling_at = np.full(len(REGIONS) * self.segments, _NOT_FOUND, dtype=np.int32)
 
     def segments_of(self, day: I32, valid: npt.NDArray[np.bool_]) -> I32:
         """The segment of every row's day (rows not valid may hold any day; they get some segment)."""
@@ -645,6 +648,45 @@ class Rules:
         number, day = pair >> DAY_BITS, (pair & ((1 << DAY_BITS) - 1)) - (1 << (DAY_BITS - 1))
         return self._store(self._on_day(self._per_day_keys[number], day))
 
+    def apply(
+        self,
+        enc: _Encoded,
+        segment: I32,
+        into: dict[str, npt.NDArray[Any]],
+    ) -> tuple[I32, I32, I32, npt.NDArray[np.bool_]]:
+        """Per row: the decision index (-1: the row is not valid), the ceiling amount in force, the
+        fee before the ceiling and whether no age rules were in force (see `_net`).
+
+        Rows whose answers are already known are done in one compiled loop; the others go
+        through `decisions`, `exemptions` and `ceilings`. `into` may give the arrays to fill.
+        """
+        n = len(enc.key)
+
+        def out(name: str, kind: Any) -> npt.NDArray[Any]:
+            found = into.get(name)
+            return found if found is not None else np.empty(n, dtype=kind)
+
+        decision, ceiling, net = out("decision", np.int32), out("ceiling", np.int32), out("net", np.int32)
+        unknown, lacking = out("exempt_unknown", np.bool_), np.empty(n, dtype=np.bool_)
+        decided, numbers, by_day = ((m.slots, m.values) for m in (self._by_segment, self._key_number, self._by_day))
+        fees = list_fees(self.decided)
+        valid = ~enc.invalid
+        if _rule_rows(
+            valid, enc.key, enc.day, segment, enc.region, enc.age, self.segments, decided, numbers, by_day,
+            self._exempt_at, self._ceiling_at, fees, decision, ceiling, net, unknown, lacking
+        ):  # fmt: skip
+            rows = np.flatnonzero(lacking)
+            seg, region, age = segment[rows], enc.region[rows], enc.age[rows]
+            decision[rows] = d = self.decisions(enc.key[rows], enc.day[rows], seg)
+            ceiling[rows] = c = self.ceilings(region, seg)
+            exempt = self.exemptions(region, seg, age)
+            net[rows], unknown[rows] = _net(d, list_fees(self.decided), exempt)
+            place = region.astype(np.int64) * self.segments + seg
+            self._ceiling_at[place] = c
+            young = age < DENSE_AGES
+            self._exempt_at[place[young] * DENSE_AGES + age[young]] = exempt[young]
+        return decision, ceiling, net, unknown
+
     def _exemption(self, combined: int) -> int:
         rest, age = divmod(combined, AGE_SPAN)
         region, segment = divmod(rest, self.segments)
@@ -684,6 +726,71 @@ def _net(decision: I32, fees: I32, exempt: I8) -> tuple[I32, npt.NDArray[np.bool
             net[i] = fee
         unknown_age[i] = exempt[i] == 2 and fee > 0
     return net, unknown_age
+
+
+DENSE_AGES = 128
+"""Ages below this have their exemption answers in a plain table (older ones go the slow way)."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _rule_rows(
+    valid: npt.NDArray[np.bool_],
+    key: I64,
+    day: I32,
+    segment: I32,
+    region: I32,
+    age: I32,
+    segments: int,
+    decided: tuple[I64, I32],
+    numbers: tuple[I64, I32],
+    by_day: tuple[I64, I32],
+    exempt_at: I8,
+    ceiling_at: I32,
+    fees: I32,
+    decision: I32,
+    ceiling: I32,
+    net: I32,
+    unknown_age: npt.NDArray[np.bool_],
+    lacking: npt.NDArray[np.bool_],
+) -> int:
+    """Per row, what `Rules.decisions`, `exemptions`, `ceilings` and `_net` give, from the answers
+    already worked out: the decisions' hash tables (`_Memo` slots and values; a decision worded
+    per day through the key's number and the day) and plain tables by region and segment (and
+    age) for exemptions and ceilings. A valid row with an answer not yet there is marked in
+    `lacking` and left for the caller. Returns how many rows are lacking."""
+    count = 0
+    for i in range(len(valid)):
+        lacking[i] = False
+        if not valid[i]:
+            decision[i] = -1
+            ceiling[i] = -1
+            net[i] = -1
+            unknown_age[i] = False
+            continue
+        d = decided[1][_slot(decided[0], key[i] * segments + segment[i])]
+        if d == -1:
+            number = numbers[1][_slot(numbers[0], key[i])]
+            if number != _NOT_FOUND:
+                pair = (int(number) << DAY_BITS) | (int(day[i]) + (1 << (DAY_BITS - 1)))
+                d = by_day[1][_slot(by_day[0], pair)]
+        place = np.int64(region[i]) * segments + segment[i]
+        e = exempt_at[place * DENSE_AGES + age[i]] if age[i] < DENSE_AGES else -1
+        c = ceiling_at[place]
+        if d < 0 or e < 0 or c == _NOT_FOUND:
+            lacking[i] = True
+            count += 1
+            continue
+        decision[i] = d
+        ceiling[i] = c
+        fee = fees[d]
+        if e == 1 or fee == 0:
+            net[i] = 0
+        elif fee < 0 or e == 2:
+            net[i] = -1
+        else:
+            net[i] = fee
+        unknown_age[i] = e == 2 and fee > 0
+    return count
 
 
 def list_fees(decided: list[Decided]) -> I32:
@@ -913,6 +1020,11 @@ def _load_compiled() -> None:
     _fold(i32, _NO_BITS, 0, i64, np.ones(1, dtype=np.bool_), i64, i64.copy(), np.zeros(1, dtype=np.bool_), i32.copy())
     _checked(i32, i32, i32, i32, i32, i32, np.zeros(1, dtype=np.bool_))
     _per_distinct(i64, _Memo(), lambda key: 0)
+    table, i8 = (_Memo().slots, _Memo().values), np.zeros(1, dtype=np.int8)
+    no = np.zeros(1, dtype=np.bool_)
+    _rule_rows(
+        no, i64, i32, i32, i32, i32, 1, table, table, table, i8, i32, i32, i32.copy(), i32.copy(), i32.copy(), no.copy(), no.copy()
+    )  # fmt: skip
     _net(i32, i32, np.zeros(1, dtype=np.int8))
     _order(i32, i32, 1)
 
@@ -1286,25 +1398,6 @@ def _estimate_rows(path: Path) -> int:
     return int(size / (len(sample) / lines)) if sample else 0
 
 
-class _Subset:
-    """The valid rows of a batch: picking their values and spreading results back (a no-op when all are valid)."""
-
-    def __init__(self, valid: npt.NDArray[np.bool_]) -> None:
-        self.valid = valid
-        self.every = bool(valid.all())
-
-    def pick(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        return values if self.every else values[self.valid]
-
-    def spread(self, values: npt.NDArray[Any], missing: int) -> npt.NDArray[Any]:
-        if self.every:
-            return values
-        out = np.empty(len(self.valid), dtype=values.dtype)
-        out.fill(missing)
-        out[self.valid] = values
-        return out
-
-
 def _price_pass(
     book: RuleBook,
     chosen: Selection,
@@ -1351,13 +1444,9 @@ def _price_pass(
                     columns.problem[start + i] = problem
                     enc.invalid[i] = True
         valid = ~enc.invalid
-        subset = _Subset(valid)
         segment = rules.segments_of(enc.day, valid)
-        day, region, segment_v = subset.pick(enc.day), subset.pick(enc.region), subset.pick(segment)
-        decision = subset.spread(rules.decisions(subset.pick(enc.key), day, segment_v), -1)
-        exempt = subset.spread(rules.exemptions(region, segment_v, subset.pick(enc.age)), 0)
-        ceiling = subset.spread(rules.ceilings(region, segment_v), -1)
-        net, exempt_unknown = _net(decision, list_fees(rules.decided), exempt)
+        ruled = ["decision", "exempt_unknown", *([] if writers else ["net", "ceiling"])]
+        decision, ceiling, net, exempt_unknown = rules.apply(enc, segment, columns.views(ruled, start, n))
         columns.add("invalid", start, enc.invalid)
         columns.add("decision", start, decision)
         columns.add("exempt_unknown", start, exempt_unknown)
