@@ -683,7 +683,7 @@ class Rules:
             net[rows], unknown[rows] = _net(d, list_fees(self.decided), exempt)
             place = region.astype(np.int64) * self.segments + seg
             self._ceiling_at[place] = c
-            young = age < DENSE_AGES
+            young = (age >= 0) & (age < DENSE_AGES)
             self._exempt_at[place[young] * DENSE_AGES + age[young]] = exempt[young]
         return decision, ceiling, net, unknown
 
@@ -774,7 +774,7 @@ def _rule_rows(
                 pair = (int(number) << DAY_BITS) | (int(day[i]) + (1 << (DAY_BITS - 1)))
                 d = by_day[1][_slot(by_day[0], pair)]
         place = np.int64(region[i]) * segments + segment[i]
-        e = exempt_at[place * DENSE_AGES + age[i]] if age[i] < DENSE_AGES else -1
+        e = exempt_at[place * DENSE_AGES + age[i]] if 0 <= age[i] < DENSE_AGES else -1
         c = ceiling_at[place]
         if d < 0 or e < 0 or c == _NOT_FOUND:
             lacking[i] = True
