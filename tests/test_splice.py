@@ -111,31 +111,37 @@ def test_a_register_without_rows_gives_an_empty_output_with_every_column(tmp_pat
 
 def test_added_columns_may_come_in_parts_in_any_order(tmp_path: Path) -> None:
     """A row group's added columns can be encoded in several parts (e.g. one of them ahead of the
-    others); the output is the same as from one part, and a part set that lacks a column is refused."""
+    others); the output is the same as from one part, also when the next row group is encoded
+    in full, and a part set that lacks a column or holds one twice is refused."""
     source = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"x": pa.array(["a", "b", "c"])}), source)
+    pq.write_table(pa.table({"x": pa.array(["a", "b", "c", "d"])}), source, row_group_size=3)
     added = pa.schema([("p", pa.int32()), ("q", pa.bool_()), ("r", pa.string())])
     columns = {
         "p": pa.array([1, None, 3], pa.int32()),
         "q": pa.array([True, False, None]),
         "r": pa.array(["u", None, "w"]),
     }
+    last = pa.table({"x": ["d"], "p": pa.array([4], pa.int32()), "q": [True], "r": ["z"]})
 
     def written(parts: list[list[str]]) -> bytes:
         out = tmp_path / "out.parquet"
         with out.open("wb") as target, Splicer(source, target, added) as splicer:
             tables = [pa.table({c: columns[c] for c in names}) for names in parts]
             splicer.copy(0, [encode(t) for t in tables])
+            splicer.write(last)
             splicer.finish()
         return out.read_bytes()
 
     whole = written([["p", "q", "r"]])
     assert written([["r"], ["q", "p"]]) == whole
     assert pq.read_table(tmp_path / "out.parquet").to_pydict() == {
-        "x": ["a", "b", "c"],
-        "p": [1, None, 3],
-        "q": [True, False, None],
-        "r": ["u", None, "w"],
+        "x": ["a", "b", "c", "d"],
+        "p": [1, None, 3, 4],
+        "q": [True, False, None, True],
+        "r": ["u", None, "w", "z"],
     }
+    assert pl.read_parquet(tmp_path / "out.parquet")["r"].to_list() == ["u", None, "w", "z"]
     with pytest.raises(ValueError, match="added columns"):
         written([["p", "r"]])
+    with pytest.raises(ValueError, match="more than one part"):
+        written([["p", "q", "r"], ["r"]])

@@ -18,7 +18,8 @@ tests check this on random registers); only the way there differs.
 3. **Memory bounded.** The register is read in batches. When it has more rows than `chunk_rows`,
    the few columns the ceiling needs are spilled to disk in buckets by patient (a patient's rows
    always land in the same bucket) and each bucket is sorted and scanned on its own. About 35
-   bytes per row are kept in file order until the output is written.
+   bytes per row are kept in file order until the output is written (when all rows are priced
+   at once; besides them, up to three decoded batches while reading).
 4. **Output.** Every input column is copied unchanged. Parquet to Parquet copies the input's
    column chunks byte for byte and encodes only the outcome columns (see `splice`); the ones the
    rules decide alone are encoded while the ceiling is applied. Otherwise the register is read
@@ -103,6 +104,8 @@ REGIONS = list(Region)
 """Regions by code (a row's region and home region are kept as these indices)."""
 REGION_CODE = {r: i for i, r in enumerate(REGIONS)}
 BATCH_ROWS = 1_000_000
+MAX_AT_ONCE = 2**31 - 1
+"""At most this many rows are priced at once (rows and patients are numbered with 32-bit integers)."""
 PROGRESS_ROWS = 200_000
 """Runs on registers at least this long show a progress bar on stderr."""
 
@@ -353,7 +356,7 @@ class _Encoded:
     region: I32  # code of the care region (index in Region, -1 when not valid)
     home: I32  # code of the home region (index in Region, -1 when not given)
     birth: I32  # birth date in days (-2**31 when not given)
-    patient: I32  # index of the row's patient id among all ids read so far (see `Encoder.patient_ids`)
+    patient: I32  # index of the row's patient id among all ids read so far (see `Encoder.patient_ids`); when spilling, in `ids`
     ids: pa.Array  # this batch's distinct patient ids, trimmed (`patient - first` indexes it)
     first: int
 
@@ -551,7 +554,7 @@ class Rules:
         self._by_segment = _Memo()  # key * segments + segment -> decision (-1: decide per day)
         self._per_day_keys: list[int] = []  # keys whose decisions are worded per day, by their number
         self._key_number = _Memo()
-        self._by_day = _Memo()  # key number << 23 | (day + 2**22) -> decision
+        self._by_day = _Memo()  # key number << DAY_BITS | (day + 2**(DAY_BITS - 1)) -> decision
         self._contacts: dict[int, tuple[Contact, Region, Service | None]] = {}
         self._templates: dict[tuple[int, int], tuple[Decided, str] | None] = {}
         self._exempt = _Memo()
@@ -1064,6 +1067,8 @@ class _Results:
         self, patient: I32, patients: int, day: I32, home: I32, birth: I32, net: I32, ceiling: I32, months: int
     ) -> None:
         """Run the ceiling over rows numbered by patient (-1: not priced); the rows are this object's rows."""
+        if len(day) > MAX_AT_ONCE:
+            raise RegisterError(f"a bucket of more than {MAX_AT_ONCE:,} rows; give a smaller --chunk-rows")
         if not len(day) or not (patient >= 0).any():
             return
         priced = day[patient >= 0]
@@ -1105,29 +1110,41 @@ class _Ragged(Exception):
     """A CSV row has more or fewer fields than the header (the fast reader cannot number it)."""
 
 
-def _parquet_reads(path: Path, wanted: list[str], strings: list[str]) -> list[Callable[[], pa.RecordBatch]] | None:
-    """A Parquet register as one read per row group (in order), or None when its row groups are
-    much larger than a batch (it is then read batch by batch).
+@dataclass
+class _Reads:
+    """A register as reads of one batch each (in order), how many may run at the same time, and
+    the files they opened (closed by `_read_ahead` at the end)."""
 
-    The reads may run at the same time: each thread opens the file for itself. A column chunk
+    tasks: Iterator[Callable[[], pa.RecordBatch | None]]
+    workers: int
+    opened: list[pq.ParquetFile] = field(default_factory=list)
+
+
+def _parquet_reads(path: Path, wanted: list[str], strings: list[str]) -> _Reads | None:
+    """A Parquet register as one read per row group, or None when its row groups are much larger
+    than a batch (it is then read batch by batch).
+
+    Two reads may run at the same time: each thread opens the file for itself. A column chunk
     whose statistics say every cell is empty is not read at all: the column is given as nulls.
     """
-    meta = pq.ParquetFile(path).metadata
+    meta = pq.read_metadata(path)
     sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
     if not sizes or max(sizes) > 4 * BATCH_ROWS:
         return None
     schema = pq.read_schema(path)
     leaf = {meta.schema.column(i).path: i for i in range(meta.num_columns)}  # (registers have no nested columns)
-    opened = threading.local()
+    local = threading.local()
+    opened: list[pq.ParquetFile] = []
 
     def read(group: int) -> pa.RecordBatch:
-        if not hasattr(opened, "source"):
-            opened.source = pq.ParquetFile(path, read_dictionary=strings)
+        if not hasattr(local, "source"):
+            local.source = pq.ParquetFile(path, read_dictionary=strings)
+            opened.append(local.source)
         size = sizes[group]
         stats = {c: meta.row_group(group).column(leaf[c]).statistics for c in wanted}
         skipped = {c for c, s in stats.items() if s is not None and s.has_null_count and s.null_count == size}
         needed = [c for c in wanted if c not in skipped]
-        table = opened.source.read_row_group(group, columns=needed, use_threads=False) if needed else None
+        table = local.source.read_row_group(group, columns=needed, use_threads=False) if needed else None
         arrays = []
         for c in wanted:
             if c in skipped:
@@ -1138,26 +1155,28 @@ def _parquet_reads(path: Path, wanted: list[str], strings: list[str]) -> list[Ca
                 arrays.append(table.column(c).combine_chunks())
         return pa.RecordBatch.from_arrays(arrays, names=wanted)
 
-    return [partial(read, group) for group in range(len(sizes))]
+    return _Reads(iter([partial(read, group) for group in range(len(sizes))]), 2, opened)
 
 
-def _reads(
-    path: Path, header: list[str], columns: list[str] | None, exact: bool, plain: bool = False
-) -> tuple[Iterator[Callable[[], pa.RecordBatch | None]], int]:
-    """The register as reads of one batch each, and how many of them may run at the same time.
+def _text_columns(path: Path, wanted: list[str], plain: bool) -> list[str]:
+    """The Parquet columns to read as dictionaries: every text column, unless `plain`."""
+    schema = pq.read_schema(path)
+    return [] if plain else [c for c in wanted if pa.types.is_string(schema.field(c).type)]
+
+
+def _reads(path: Path, header: list[str], columns: list[str] | None, exact: bool, plain: bool = False) -> _Reads:
+    """The register as reads of one batch each (see `_batches`).
 
     A Parquet register's row groups can be decoded side by side; any other register is read in
     order, each read giving the next batch (None after the last).
     """
     if path.suffix.lower() == ".parquet":
         wanted = columns or header
-        schema = pq.read_schema(path)
-        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and not plain]
-        groups = _parquet_reads(path, wanted, strings)
+        groups = _parquet_reads(path, wanted, _text_columns(path, wanted, plain))
         if groups is not None:
-            return iter(groups), 2
+            return groups
     batches = _batches(path, header, columns, exact, plain)
-    return repeat(partial(next, batches, None)), 1
+    return _Reads(repeat(partial(next, batches, None)), 1)
 
 
 def _batches(
@@ -1173,9 +1192,8 @@ def _batches(
     """
     wanted = columns or header
     if path.suffix.lower() == ".parquet":
-        schema = pq.read_schema(path)
-        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type) and not plain]
-        yield from pq.ParquetFile(path, read_dictionary=strings).iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+        with pq.ParquetFile(path, read_dictionary=_text_columns(path, wanted, plain)) as source:
+            yield from source.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
         return
     if exact:
         yield from _exact_batches(path, header, wanted)
@@ -1210,9 +1228,7 @@ def _batches(
         raise _Ragged(ragged[0])
 
 
-def _read_ahead(
-    reads: tuple[Iterator[Callable[[], pa.RecordBatch | None]], int], meanwhile: Callable[[], None]
-) -> Iterator[pa.RecordBatch]:
+def _read_ahead(reads: _Reads, meanwhile: Callable[[], None]) -> Iterator[pa.RecordBatch]:
     """The batches of `reads` (see `_reads`), in order, read in worker threads while the ones
     before are priced.
 
@@ -1220,18 +1236,21 @@ def _read_ahead(
     overlap with the pricing; `meanwhile` runs while the first batches are read. Errors of the
     reader come out here, in order.
     """
-    tasks, workers = reads
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = deque(pool.submit(task) for task in islice(tasks, workers))
-        meanwhile()
-        while pending:
-            batch = pending.popleft().result()
-            if batch is None:
-                return
-            following = next(tasks, None)
-            if following is not None:
-                pending.append(pool.submit(following))
-            yield batch
+    try:
+        with ThreadPoolExecutor(max_workers=reads.workers) as pool:
+            pending = deque(pool.submit(task) for task in islice(reads.tasks, reads.workers))
+            meanwhile()
+            while pending:
+                batch = pending.popleft().result()
+                if batch is None:
+                    return
+                following = next(reads.tasks, None)
+                if following is not None:
+                    pending.append(pool.submit(following))
+                yield batch
+    finally:
+        for source in reads.opened:
+            source.close()
 
 
 PROBLEM = "__problem__"
@@ -1351,38 +1370,54 @@ def price_register(
     summary = Summary(ignored_columns=[c for c in header if c not in KNOWN_COLUMNS])
     rejects = output_paths(register, out, rejects)
     parquet = register.suffix.lower() == ".parquet"
-    total = pq.ParquetFile(register).metadata.num_rows if parquet else None
+    total = pq.read_metadata(register).num_rows if parquet else None
     estimate = total if total is not None else _estimate_rows(register)
     buckets = max(1, math.ceil(estimate / chunk_rows)) if chunk_rows > 0 else 1
     show = estimate >= PROGRESS_ROWS
-    spliced = parquet and out.suffix.lower() == ".parquet"
-    with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill, ThreadPoolExecutor(max_workers=1) as pool:
-        ahead: dict[int, Future[Encoded]] = {}
-
-        def meanwhile(columns: dict[str, Any]) -> None:
-            if spliced:
-                ahead.update(_encode_ahead(register, columns, pool))
-
-        try:
-            exact = False
-            columns, results, scanning = _price_pass(
-                book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress, meanwhile
-            )
-        except _Ragged:
-            exact = True
-            columns, results, scanning = _price_pass(
-                book, chosen, register, header, known, exact, buckets, Path(spill), total, show, progress, meanwhile
-            )
+    # (encoding ahead keeps every row group's encoded columns until written: only when all is in memory anyway)
+    ahead = _Ahead(register, parquet and out.suffix.lower() == ".parquet" and buckets == 1)
+    try:
+        with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill:
+            try:
+                exact = False
+                columns, results, scanning = _price_pass(
+                    book,
+                    chosen,
+                    register,
+                    header,
+                    known,
+                    exact,
+                    buckets,
+                    Path(spill),
+                    total,
+                    show,
+                    progress,
+                    ahead.start,
+                )
+            except _Ragged:
+                exact = True
+                columns, results, scanning = _price_pass(
+                    book,
+                    chosen,
+                    register,
+                    header,
+                    known,
+                    exact,
+                    buckets,
+                    Path(spill),
+                    total,
+                    show,
+                    progress,
+                    ahead.start,
+                )
         priced = _summarise(columns, results, summary)
         bar = _progress(summary.read, "writing", show, progress)
         steps = {"read and rules": scanning - began, "ceiling": time.perf_counter() - scanning}
         writing = time.perf_counter()
-        try:
-            _write(register, header, out, rejects, exact, columns, results, priced, bar, ahead)
-        finally:
-            for pending in ahead.values():
-                pending.cancel()
+        _write(register, header, out, rejects, exact, columns, results, priced, bar, ahead)
         steps["write"] = time.perf_counter() - writing
+    finally:
+        ahead.stop()
     if bar is not None:
         bar.close()
     assert summary.priced + summary.rejected == summary.read
@@ -1436,8 +1471,13 @@ def _price_pass(
     start = 0
     for batch in _read_ahead(_reads(register, header, known if not exact else None, exact), _load_compiled):
         stored = ["invalid", "day", "age", "home", "birth", *([] if writers else ["patient"])]
-        enc = encoder.encode(batch, keep_ids=not writers, into=columns.views(stored, start, batch.num_rows))
         n = batch.num_rows
+        if not writers and start + n > MAX_AT_ONCE:
+            raise RegisterError(
+                f"{register}: more than {MAX_AT_ONCE:,} rows to price at once; give a --chunk-rows below that"
+                " so that the register is priced in buckets by patient"
+            )
+        enc = encoder.encode(batch, keep_ids=not writers, into=columns.views(stored, start, n))
         if exact:
             for i, problem in enumerate(batch.column(PROBLEM).to_pylist()):
                 if problem:
@@ -1683,11 +1723,18 @@ class _Decisions:
 class _Output:
     """The outcome columns of any set of rows, and the rejects file's rows, from the per-row results."""
 
-    def __init__(self, header: list[str], columns: dict[str, Any], results: _Results, bad: TextIO) -> None:
+    def __init__(
+        self,
+        header: list[str],
+        columns: dict[str, Any],
+        results: _Results,
+        bad: TextIO,
+        decisions: _Decisions | None = None,
+    ) -> None:
         self.header = header
         self.columns = columns
         self.results = results
-        self.decisions = _Decisions(columns)
+        self.decisions = decisions or _Decisions(columns)
         self.reasons: dict[int, str] = {}
         self.bad = csv.writer(bad, lineterminator="\n")
         self.bad.writerow(["line", *header, "reason"])
@@ -1731,22 +1778,43 @@ class _Output:
             self.bad.writerow([line, *(values.get(c, "") for c in self.header), reason])
 
 
-def _encode_ahead(register: Path, columns: dict[str, Any], pool: ThreadPoolExecutor) -> dict[int, Future[Encoded]]:
-    """Start encoding the decided outcome columns (`DECIDED_COLUMNS`) of every row group of a
-    Parquet register that has no invalid row, in `pool`, while the ceiling is applied.
+class _Ahead:
+    """The decided outcome columns (`DECIDED_COLUMNS`) of a Parquet register's row groups, encoded
+    in a worker thread while the ceiling is applied (when `wanted`: Parquet to Parquet).
 
-    A row group that loses rows to the ceiling's checks is encoded again in full when written.
+    Only row groups without invalid rows are encoded; a row group that loses rows to the
+    ceiling's checks is encoded again in full when it is written.
     """
-    meta = pq.ParquetFile(register).metadata
-    decisions = _Decisions(columns)
-    ahead: dict[int, Future[Encoded]] = {}
-    start = 0
-    for group in range(meta.num_row_groups):
-        n = meta.row_group(group).num_rows
-        if n and not columns["invalid"][start : start + n].any():
-            ahead[group] = pool.submit(lambda rows: encode(decisions.table(rows)), slice(start, start + n))
-        start += n
-    return ahead
+
+    def __init__(self, register: Path, wanted: bool) -> None:
+        self.register = register
+        self.pool = ThreadPoolExecutor(max_workers=1) if wanted else None
+        self.encoded: dict[int, Future[Encoded]] = {}
+        self.decisions: _Decisions | None = None
+
+    def start(self, columns: dict[str, Any]) -> None:
+        """Begin with the columns of pass 1 (they are only read from here on)."""
+        if self.pool is None:
+            return
+        decisions = self.decisions = _Decisions(columns)
+        meta = pq.read_metadata(self.register)
+        start = 0
+        for group in range(meta.num_row_groups):
+            n = meta.row_group(group).num_rows
+            if n and not columns["invalid"][start : start + n].any():
+                rows = slice(start, start + n)
+                self.encoded[group] = self.pool.submit(lambda rows: encode(decisions.table(rows)), rows)
+            start += n
+
+    def take(self, group: int) -> Future[Encoded] | None:
+        """A row group's encoded decided columns, if they were encoded (each is handed out once)."""
+        return self.encoded.pop(group, None)
+
+    def stop(self) -> None:
+        """Drop what is not yet encoded and wait for the worker (also on errors)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.encoded.clear()
 
 
 def _write(
@@ -1759,20 +1827,22 @@ def _write(
     results: _Results,
     priced: npt.NDArray[np.bool_],
     bar: tqdm[Any] | None,
-    ahead: dict[int, Future[Encoded]],
+    ahead: _Ahead,
 ) -> None:
     """Write each row to the output or the rejects file, in file order.
 
     Parquet to Parquet copies the input's column chunks where no row is rejected (see `splice`),
-    with the decided outcome columns of row groups already encoded in `ahead` (by row group);
-    otherwise the register is read again and written in full.
+    with the decided outcome columns that `ahead` has encoded; otherwise the register is read
+    again and written in full.
     """
     if register.suffix.lower() == ".parquet" and out.suffix.lower() == ".parquet":
         with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
             try:
-                _write_spliced(register, good, _Output(header, columns, results, bad), priced, bar, ahead)
+                output = _Output(header, columns, results, bad, ahead.decisions)
+                _write_spliced(register, good, output, priced, bar, ahead)
                 return
             except SpliceError:
+                ahead.stop()  # (nothing of it is used now)
                 if bar is not None:
                     bar.reset()  # (the rows are written again, in full)
     with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
@@ -1785,7 +1855,7 @@ def _write_spliced(
     output: _Output,
     priced: npt.NDArray[np.bool_],
     bar: tqdm[Any] | None,
-    ahead: dict[int, Future[Encoded]],
+    ahead: _Ahead,
 ) -> None:
     """Parquet to Parquet: row groups without rejected rows are copied, the others written again.
 
@@ -1802,9 +1872,20 @@ def _splice_groups(
     output: _Output,
     priced: npt.NDArray[np.bool_],
     bar: tqdm[Any] | None,
-    ahead: dict[int, Future[Encoded]],
+    ahead: _Ahead,
 ) -> None:
-    source = pq.ParquetFile(register)
+    with pq.ParquetFile(register) as source:
+        _splice_from(splicer, source, output, priced, bar, ahead)
+
+
+def _splice_from(
+    splicer: Splicer,
+    source: pq.ParquetFile,
+    output: _Output,
+    priced: npt.NDArray[np.bool_],
+    bar: tqdm[Any] | None,
+    ahead: _Ahead,
+) -> None:
     pending: deque[tuple[int, int, list[Future[Encoded]]]] = deque()
 
     def settle(keep: int) -> None:
@@ -1823,7 +1904,7 @@ def _splice_groups(
                 continue  # (an empty row group has nothing to copy)
             if keep.all():
                 rows = slice(start, start + n)
-                decided = ahead.get(group)
+                decided = ahead.take(group)
                 if decided is not None:
                     parts = [decided, pool.submit(lambda rows: encode(output.scanned(rows)), rows)]
                 else:

@@ -127,7 +127,7 @@ class Splicer:
         """Row group `group` of the input unchanged, with the added columns (same rows, same order).
 
         `added` holds the added columns of these rows, see `encode` (it may run in another thread),
-        or several such parts that together hold every added column once, in any order.
+        or is a list of such parts that together hold every added column once, in any order.
         """
         source = self.meta.row_groups[group]
         parts = added if isinstance(added, list) else [added]
@@ -138,6 +138,8 @@ class Splicer:
             orders = footer.column_orders or [None] * len(footer.schema[1:])
             for column, element, order in zip(footer.row_groups[0].columns, footer.schema[1:], orders, strict=True):
                 name = element.name.decode() if isinstance(element.name, bytes) else element.name
+                if name in found:
+                    raise ValueError(f"row group {group}: the added column {name!r} is in more than one part")
                 found[name] = (encoded, column, element, order)
         if sorted(found) != sorted(self.added.names):
             raise ValueError(f"row group {group}: the added columns are {sorted(found)}, not {self.added.names}")
