@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -171,3 +172,19 @@ def test_batch_equals_the_engine_on_synthetic_region_years(tmp_path: Path) -> No
         assert got == expected
         assert _read(tmp_path / "fast.csv") == _read(tmp_path / "loop.csv")
         assert expected.free_by_ceiling > 100 and expected.revenue > 0
+
+
+def test_too_many_rows_at_once_are_refused_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows and patients are numbered with 32-bit integers: a register with more rows than that,
+    priced all at once, is refused (naming --chunk-rows) instead of being priced wrongly. The
+    limit is lowered here so that a small synthetic register reaches it."""
+    table = synthetic.region_year(next(iter(synthetic.MIXES)), 2025, 20, seed=1)
+    source = synthetic.write(table, tmp_path / "register.csv")
+    monkeypatch.setattr(batch, "MAX_AT_ONCE", table.num_rows - 1)
+    with pytest.raises(register.RegisterError, match="--chunk-rows"):
+        batch.price_register(BOOK, source, tmp_path / "out.csv", selection("none"), progress=None, chunk_rows=0)
+    monkeypatch.setattr(batch, "MAX_AT_ONCE", table.num_rows)
+    summary, _ = batch.price_register(
+        BOOK, source, tmp_path / "out.csv", selection("none"), progress=None, chunk_rows=0
+    )
+    assert summary.read == table.num_rows
