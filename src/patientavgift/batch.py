@@ -416,22 +416,26 @@ class Encoder:
         n = batch.num_rows
         given = into or {}
 
-        def buffer(name: str, kind: Any, value: Any, column: str | None = None) -> npt.NDArray[Any]:
-            """An array for the batch; filled with `value` unless the column's loop below writes every row."""
+        def buffer(name: str, kind: Any, fill: Any = None) -> npt.NDArray[Any]:
+            """An array for the batch, filled with `fill` if given (else the loops below write every row)."""
             found = given.get(name)
             array = found if found is not None else np.empty(n, dtype=kind)
-            if column != "patient_id" and (column is None or column not in self.cells):
-                array.fill(value)
+            if fill is not None:
+                array.fill(fill)
             return array
+
+        def numbers(name: str, source: str, absent: int) -> npt.NDArray[Any]:
+            """The numbers of a column: its loop writes them, or every row takes `absent` when it is not read."""
+            return buffer(name, np.int32, None if source in self.cells else absent)
 
         invalid = buffer("invalid", np.bool_, False)
         dated = "birth_date" in self.cells
         out = {
-            "region": buffer("region", np.int32, -1, "region"),
-            "home_region": buffer("home", np.int32, -1, "home_region"),
-            "date": buffer("day", np.int32, MISSING_DAY, "date"),
-            "birth_date": buffer("birth", np.int32, MISSING_DAY, "birth_date"),
-            "age": buffer("age", np.int32, -1, "age"),
+            "region": numbers("region", "region", -1),
+            "home_region": numbers("home", "home_region", -1),
+            "date": numbers("day", "date", MISSING_DAY),
+            "birth_date": numbers("birth", "birth_date", MISSING_DAY),
+            "age": numbers("age", "age", -1),
         }
         # (month-day numbers are read only where both dates are given, so they need no filling)
         md = {c: np.empty(n if dated else 0, dtype=np.int32) for c in ("date", "birth_date")}
@@ -475,7 +479,7 @@ class Encoder:
         ok = np.append(pc.fill_null(pc.not_equal(ids, ""), False).to_numpy(zero_copy_only=False), False)
         first = self.seen_ids if keep_ids else 0  # (when spilling, the entries of this batch's ids)
         number = np.append(np.arange(first, first + len(ids), dtype=np.int64), -1)
-        patient = buffer("patient", np.int32, -1, "patient_id")
+        patient = buffer("patient", np.int32)
         _fold(indices, bits, offset, np.zeros(len(ok), dtype=np.int64), ok, number, key, invalid, patient)
         if keep_ids:
             self.seen_ids += len(ids)
@@ -558,8 +562,7 @@ class Rules:
         self._contacts: dict[int, tuple[Contact, Region, Service | None]] = {}
         self._templates: dict[tuple[int, int], tuple[Decided, str] | None] = {}
         self._exempt = _Memo()
-        self._ceiling = _Memo()
-        # The same answers by region and segment (and age), for `_rule_rows` (-1, _NOT_FOUND: not yet known).
+        # By region and segment (and age below DENSE_AGES), for `_rule_rows`; -1 / _NOT_FOUND: not yet known.
         self._exempt_at = np.full(len(REGIONS) * self.segments * DENSE_AGES, -1, dtype=np.int8)
         self._ceiling_at = np.full(len(REGIONS) * self.segments, _NOT_FOUND, dtype=np.int32)
 
@@ -681,13 +684,8 @@ class Rules:
             rows = np.flatnonzero(lacking)
             seg, region, age = segment[rows], enc.region[rows], enc.age[rows]
             decision[rows] = d = self.decisions(enc.key[rows], enc.day[rows], seg)
-            ceiling[rows] = c = self.ceilings(region, seg)
-            exempt = self.exemptions(region, seg, age)
-            net[rows], unknown[rows] = _net(d, list_fees(self.decided), exempt)
-            place = region.astype(np.int64) * self.segments + seg
-            self._ceiling_at[place] = c
-            young = (age >= 0) & (age < DENSE_AGES)
-            self._exempt_at[place[young] * DENSE_AGES + age[young]] = exempt[young]
+            ceiling[rows] = self.ceilings(region, seg)
+            net[rows], unknown[rows] = _net(d, list_fees(self.decided), self.exemptions(region, seg, age))
         return decision, ceiling, net, unknown
 
     def _exemption(self, combined: int) -> int:
@@ -698,36 +696,43 @@ class Rules:
 
     def exemptions(self, region: I32, segment: I32, age: I32) -> I8:
         """Per row: 1 free by age, 0 not, 2 cannot be told (no age rules in force)."""
-        combined = (region.astype(np.int64) * self.segments + segment) * AGE_SPAN + age
-        return _per_distinct(combined, self._exempt, self._exemption).astype(np.int8)
-
-    def _ceiling_amount(self, combined: int) -> int:
-        region, segment = divmod(combined, self.segments)
-        amount = self.book.ceiling(REGIONS[region], self.day_of(segment))
-        return -1 if amount is None else amount.amount
+        place = region.astype(np.int64) * self.segments + segment
+        exempt = _per_distinct(place * AGE_SPAN + age, self._exempt, self._exemption).astype(np.int8)
+        young = (age >= 0) & (age < DENSE_AGES)
+        self._exempt_at[place[young] * DENSE_AGES + age[young]] = exempt[young]
+        return exempt
 
     def ceilings(self, region: I32, segment: I32) -> I32:
         """Per row: the ceiling amount in force in the care region on the day (-1: none in the data)."""
-        combined = region.astype(np.int64) * self.segments + segment
-        return _per_distinct(combined, self._ceiling, self._ceiling_amount)
+        place = region.astype(np.int64) * self.segments + segment
+        for p in np.unique(place[self._ceiling_at[place] == _NOT_FOUND]).tolist():
+            r, s = divmod(p, self.segments)
+            amount = self.book.ceiling(REGIONS[r], self.day_of(s))
+            self._ceiling_at[p] = -1 if amount is None else amount.amount
+        ceiling: I32 = self._ceiling_at[place]
+        return ceiling
+
+
+@numba.njit(cache=True, nogil=True)
+def _net_fee(fee: int, exempt: int) -> tuple[int, bool]:
+    """The fee before the ceiling from the list fee (-1 undetermined) and the age exemption (1 free,
+    0 not, 2 cannot be told): 0 when free by age or the list fee is 0, -1 when undetermined; and
+    whether a positive list fee is left undetermined because no age rules are in force."""
+    if exempt == 1 or fee == 0:
+        return 0, False
+    if fee < 0 or exempt == 2:
+        return -1, exempt == 2 and fee > 0
+    return fee, False
 
 
 @numba.njit(cache=True, nogil=True)
 def _net(decision: I32, fees: I32, exempt: I8) -> tuple[I32, npt.NDArray[np.bool_]]:
-    """Per row: the fee before the ceiling (0 free by age or zero list fee, -1 undetermined) and
-    whether a positive list fee is left undetermined because no age rules are in force."""
+    """`_net_fee` per row, from each row's decision index (-1: undetermined) and exemption."""
     n = len(decision)
     net = np.empty(n, np.int32)
     unknown_age = np.zeros(n, np.bool_)
     for i in range(n):
-        fee = fees[decision[i]] if decision[i] >= 0 else -1
-        if exempt[i] == 1 or fee == 0:
-            net[i] = 0
-        elif fee < 0 or exempt[i] == 2:
-            net[i] = -1
-        else:
-            net[i] = fee
-        unknown_age[i] = exempt[i] == 2 and fee > 0
+        net[i], unknown_age[i] = _net_fee(fees[decision[i]] if decision[i] >= 0 else -1, exempt[i])
     return net, unknown_age
 
 
@@ -785,14 +790,7 @@ def _rule_rows(
             continue
         decision[i] = d
         ceiling[i] = c
-        fee = fees[d]
-        if e == 1 or fee == 0:
-            net[i] = 0
-        elif fee < 0 or e == 2:
-            net[i] = -1
-        else:
-            net[i] = fee
-        unknown_age[i] = e == 2 and fee > 0
+        net[i], unknown_age[i] = _net_fee(fees[d], e)
     return count
 
 
@@ -1378,38 +1376,19 @@ def price_register(
     ahead = _Ahead(register, parquet and out.suffix.lower() == ".parquet" and buckets == 1)
     try:
         with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill:
+
+            def price_pass(exact: bool) -> tuple[dict[str, Any], _Results, float]:
+                folder = Path(spill)
+                return _price_pass(
+                    book, chosen, register, header, known, exact, buckets, folder, total, show, progress, ahead.start
+                )
+
+            exact = False
             try:
-                exact = False
-                columns, results, scanning = _price_pass(
-                    book,
-                    chosen,
-                    register,
-                    header,
-                    known,
-                    exact,
-                    buckets,
-                    Path(spill),
-                    total,
-                    show,
-                    progress,
-                    ahead.start,
-                )
-            except _Ragged:
+                columns, results, scanning = price_pass(exact)
+            except _Ragged:  # (a CSV row with the wrong number of fields: read again, row by row)
                 exact = True
-                columns, results, scanning = _price_pass(
-                    book,
-                    chosen,
-                    register,
-                    header,
-                    known,
-                    exact,
-                    buckets,
-                    Path(spill),
-                    total,
-                    show,
-                    progress,
-                    ahead.start,
-                )
+                columns, results, scanning = price_pass(exact)
         priced = _summarise(columns, results, summary)
         bar = _progress(summary.read, "writing", show, progress)
         steps = {"read and rules": scanning - began, "ceiling": time.perf_counter() - scanning}
