@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from .conditions import Tri
+from .confidence import SV, Confidence, of_item, weakest
 from .model import FACT_TERMS, Contact, Mode, Patient, ProgrammeKind, Region, Service
 from .rules import FeeRef, Row, RuleBook, sv_number
 
@@ -37,8 +38,10 @@ ENGINE_CITES: dict[str, list[str]] = {
 }
 
 
-def _engine_step(book: RuleBook, step_id: str, text: str) -> Step:
-    return Step(step_id, text, book.cite_text(ENGINE_CITES[step_id]))
+def _engine_step(book: RuleBook, step_id: str, text: str, bears_on_fee: bool = True) -> Step:
+    cites = ENGINE_CITES[step_id]
+    confidence = of_item(book, None, cites) if bears_on_fee else None
+    return Step(step_id, text, book.cite_text(cites), confidence=confidence)
 
 
 def _named(keys: Iterable[str]) -> str:
@@ -80,6 +83,9 @@ class Step:
     rule: str
     text: str
     cite: str = ""
+    confidence: Confidence | None = None
+    """How sure the step is (None: the step does not bear on the fee, e.g. a ceiling that did not bind)."""
+    note: str | None = None
 
 
 @dataclass
@@ -118,6 +124,21 @@ class Outcome:
     ceiling: int | None = None
 
     @property
+    def confidence(self) -> Confidence:
+        """The weakest confidence of the steps that decided the fee (verified, derived, inferred, unverified)."""
+        return weakest(s.confidence for s in self.trace)
+
+    @property
+    def confidence_notes(self) -> list[str]:
+        """The notes of the steps at the outcome's weakest confidence (why the value is uncertain)."""
+        level = self.confidence
+        notes: list[str] = []
+        for s in self.trace:
+            if s.confidence == level and s.note and s.note not in notes:
+                notes.append(s.note)
+        return notes
+
+    @property
     def undetermined(self) -> bool:
         """True when the rules do not decide the fee."""
         return self.fee is None
@@ -152,19 +173,55 @@ def _in_force(row: Row, on: date, chosen: Selection) -> bool:
 
 
 def _first(book: RuleBook, table_id: str, facts: Any, on: date, chosen: Selection) -> tuple[Row | None, Tri]:
-    """The first row in force whose condition holds; stop at a row that depends on missing facts."""
+    """The first row in force whose condition holds; stop at a row that depends on missing facts.
+
+    When the search stops at such a row, the facts that later rows also lack (up to the first row
+    that holds) are named too, so the reader learns every fact that could decide the contact.
+    """
+    found: tuple[Row, Tri] | None = None
+    missing: set[str] = set()
     for row in book.rows(table_id):
         if not _in_force(row, on, chosen):
             continue
         result = book.when(table_id, row).evaluate(facts, book.definitions)
-        if result.value is not False:
-            return row, result
-    return None, Tri(False)
+        if result.value is False:
+            continue
+        if found is None:
+            if result.value is True:
+                return row, result
+            found = (row, result)
+        if result.value is True:
+            break
+        missing |= result.missing
+    if found is None:
+        return None, Tri(False)
+    return found[0], Tri(None, frozenset(missing))
 
 
 def _step(book: RuleBook, row: Row, text: str) -> Step:
     status = {"decided": "", "proposed": " [förslag, ej beslutat]", "alternative": " [alternativ för simulering]"}
-    return Step(row.id, text + status[row.status], book.cite_text(row.cite))
+    return Step(
+        row.id,
+        text + status[row.status],
+        book.cite_text(row.cite),
+        confidence=of_item(book, row.confidence, row.cite),
+        note=row.note,
+    )
+
+
+def _readings(book: RuleBook, table_id: str, row: Row, on: date) -> list[Step]:
+    """The table's readings in force on the day that cover the row, as trace steps."""
+    return [
+        Step(
+            reading.id,
+            f"Läsning: {reading.text}",
+            book.cite_text(reading.cite),
+            confidence=of_item(book, reading.confidence, reading.cite),
+            note=reading.note,
+        )
+        for reading in book.tables[table_id].readings
+        if reading.in_force(on) and (not reading.rows or row.id in reading.rows)
+    ]
 
 
 def _programme_contact(contact: Contact) -> bool:
@@ -213,7 +270,13 @@ def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: D
             return
         d.list_fee = amount
         d.trace.append(
-            Step(param.id, f"{param.label}: {amount} kr ({value.period_text()})", book.cite_text(value.cite))
+            Step(
+                param.id,
+                f"{param.label}: {amount} kr ({value.period_text()})",
+                book.cite_text(value.cite),
+                confidence=of_item(book, value.confidence, value.cite),
+                note=value.note or param.note,
+            )
         )
         return
     assert row.fee.table
@@ -235,6 +298,7 @@ def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: D
     if isinstance(sub.fee, int):
         d.list_fee = sub.fee
         d.trace.append(_step(book, sub, f"{title}: {sub.label or sub.id} → {sub.fee} kr"))
+        d.trace.extend(_readings(book, row.fee.table, sub, on))
 
 
 def _points(book: RuleBook, table_id: str, row: Row, facts: Any, d: Decision) -> Decimal | None:
@@ -249,7 +313,7 @@ def _points(book: RuleBook, table_id: str, row: Row, facts: Any, d: Decision) ->
         if hit.value:
             points += extra.points
             text = f"{extra.text or 'Tillägg'}: +{sv_number(extra.points)} kontaktpoäng"
-            d.trace.append(Step(extra.id, text, book.cite_text(extra.cite)))
+            d.trace.append(Step(extra.id, text, book.cite_text(extra.cite), confidence=of_item(book, None, extra.cite)))
     return points
 
 
@@ -291,7 +355,8 @@ def decide(
     row, result = _first(book, table_id, facts, on, chosen)
     if row is None:
         d.reasons.append(
-            f"Ingen regel för {region.label} täcker denna kontakt (kontaktform {contact.mode.value if contact.mode else 'saknas'})."
+            f"Ingen regel för {region.label} täcker denna kontakt: källan har ingen regel för kontaktformen "
+            f"{contact.mode.label if contact.mode else '(ej angiven)'} med de uppgifter som är givna."
         )
         return d
     if result.value is None:
@@ -301,6 +366,7 @@ def decide(
         return d
     description = row.text or row.label or row.id
     d.trace.append(_step(book, row, f"{description} ({row.period_text()})"))
+    d.trace.extend(_readings(book, table_id, row, on))
     if row.undetermined:
         d.reasons.append(row.undetermined)
     d.qualified = row.qualified
@@ -319,7 +385,11 @@ def decide(
             d.warnings.append(
                 f"Registreringen {row.registration or ''} kräver KVÅ-kod {need}, men kontakten har {', '.join(sorted(codes)) or 'inga koder'}."
             )
-    d.warnings.extend(row.warnings)
+    for wi, warning in enumerate(row.warnings):
+        if isinstance(warning, str):
+            d.warnings.append(warning)
+        elif book.conditions[(table_id, f"{row.id}@{row.valid_from}#warning{wi}")].evaluate(facts, book.definitions).value:
+            d.warnings.append(f"{warning.text} ({book.cite_text(warning.cite)})")
     return d
 
 
@@ -392,6 +462,8 @@ def _exempt(book: RuleBook, region: Region, age: int | None, on: date) -> tuple[
                     ex.id,
                     f"Avgiftsfritt för patienter {bound}; patienten är {age} år ({ex.period_text()})",
                     book.cite_text(ex.cite),
+                    confidence=of_item(book, ex.confidence, ex.cite),
+                    note=ex.note,
                 ),
                 None,
             )
@@ -438,6 +510,7 @@ def price_contacts(
     uncertain: str | None = None  # why the ceiling state is unknown, once it is
     last_ceiling: int | None = None
     reached_ceiling: int | None = None
+    reached_step: Step | None = None
     home = patient.home_region
 
     if visits and (patient.period_start or patient.paid_in_period):
@@ -516,10 +589,12 @@ def price_contacts(
         elif frikort:
             fee = 0
             trace.append(
-                _engine_step(
-                    book,
+                Step(
                     "ceiling.frikort",
                     f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift",
+                    book.cite_text(ENGINE_CITES["ceiling.frikort"]),
+                    confidence=reached_step.confidence if reached_step else of_item(book, None, ENGINE_CITES["ceiling.frikort"]),
+                    note=reached_step.note if reached_step else None,
                 )
             )
         elif net is None:
@@ -546,8 +621,12 @@ def price_contacts(
             trace.append(
                 Step(
                     ceiling.rule_id,
-                    f"Högkostnadstak {sv_number(ceiling.amount)} kr ({ceiling.text}); betalt före kontakten {sv_number(paid)} kr",
+                    f"Högkostnadstak {sv_number(ceiling.amount)} kr ({ceiling.text}, {SV[ceiling.confidence]}); "
+                    f"betalt före kontakten {sv_number(paid)} kr",
                     book.cite_text(ceiling.cite),
+                    # The ceiling's amount bears on the fee only when it cuts the fee.
+                    confidence=ceiling.confidence if fee < net else None,
+                    note=ceiling.note,
                 )
             )
             if fee < net:
@@ -563,13 +642,14 @@ def price_contacts(
                 frikort = True
                 frikort_from = on
                 reached_ceiling = ceiling.amount
-                trace.append(
-                    _engine_step(
-                        book,
-                        "ceiling.frikort-issued",
-                        f"Taket {sv_number(ceiling.amount)} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
-                    )
+                reached_step = Step(
+                    "ceiling.frikort-issued",
+                    f"Taket {sv_number(ceiling.amount)} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
+                    book.cite_text(ENGINE_CITES["ceiling.frikort-issued"]),
+                    confidence=weakest([ceiling.confidence, of_item(book, None, ENGINE_CITES["ceiling.frikort-issued"])]),
+                    note=ceiling.note,
                 )
+                trace.append(reached_step)
 
         invoice = home is not None and home != visit.region
         if invoice:
@@ -578,6 +658,7 @@ def price_contacts(
                     book,
                     "invoice.home-region",
                     f"Patienten är folkbokförd i {home.label if home else ''}: vården faktureras hemregionen; avgiften följer {visit.region.label}s regler",
+                    bears_on_fee=False,
                 )
             )
         if fee is not None:

@@ -290,6 +290,7 @@ class Expect(_Strict):
     undetermined: Flag | list[str] | None = None
     error: str | None = None
     warning: str | None = None
+    confidence: Literal["verified", "derived", "inferred", "unverified"] | None = None
 
 
 class ExpectTotal(_Strict):

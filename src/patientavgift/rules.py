@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .conditions import Condition, ConditionError, compile_condition, refs
+from .confidence import Confidence, of_item
 from .errors import Problem, RuleDataError, describe, field_path
 from .model import IsoDate, ProgrammeKind, Region, Service
 from .yamlio import LineDict, LineList, YamlProblem, line_of, load_file
@@ -38,7 +39,6 @@ from .yamlio import LineDict, LineList, YamlProblem, line_of, load_file
 PACKAGE_RULES = Path(__file__).parent / "rules"
 
 Status = Literal["decided", "proposed", "alternative"]
-Confidence = Literal["verified", "derived", "inferred", "unverified"]
 BearsOn = Literal[
     "fee",
     "registration",
@@ -158,6 +158,14 @@ class PointsExtra(_Data):
     cite: list[str] = Field(min_length=1)
 
 
+class RowWarning(_Data):
+    """A warning shown with a row's outcome when its condition holds (e.g. a practice that differs from the rule)."""
+
+    when: Any
+    text: str
+    cite: list[str] = Field(min_length=1)
+
+
 class Row(Dated):
     """One row of a rule table: when it applies and what it concludes."""
 
@@ -172,7 +180,7 @@ class Row(Dated):
     points_extra: list[PointsExtra] = []
     kva: list[list[str]] = []
     kva_any_code: bool = False
-    warnings: list[str] = []
+    warnings: list[str | RowWarning] = []
     undetermined: str | None = None
     category: ProgrammeKind | None = None
     columns: dict[str, str] = {}
@@ -192,6 +200,16 @@ class Parameter(_Data):
     values: list[ParamValue] = []
 
 
+class Reading(Dated):
+    """A reading the handbook makes of a whole table for a period (e.g. applying a later version back
+    to an earlier date). It carries its own confidence and is named in the trace of every row it covers."""
+
+    id: str
+    text: str
+    rows: list[str] = Field(default=[], description="the ids of the rows it covers; empty means every row")
+    confidence: Confidence
+
+
 class TableFile(_Data):
     """A rule table file."""
 
@@ -204,6 +222,7 @@ class TableFile(_Data):
     defaults: dict[str, Any] = {}
     definitions: dict[str, Any] = {}
     parameters: list[Parameter] = []
+    readings: list[Reading] = []
     rows: list[Row] = Field(min_length=1)
 
 
@@ -265,9 +284,20 @@ class RegionalCeiling(Dated):
     amount: Amount
 
 
+class DocumentedCeiling(_Data):
+    """A ceiling amount that a source states for a year (the formula's result is only derived without one)."""
+
+    year: Annotated[int, Field(ge=1900, le=2200, strict=True)]
+    amount: Amount
+    confidence: Confidence | None = None
+    cite: list[str] = Field(min_length=1)
+
+
 class Ceiling(_Data):
     rule: CeilingRule
     prisbasbelopp: list[PrisBasBelopp] = Field(min_length=1)
+    documented: list[DocumentedCeiling] = []
+    derived_cite: list[str] = []
     regional: list[RegionalCeiling] = []
 
 
@@ -287,6 +317,8 @@ class CeilingAmount:
     rule_id: str
     cite: list[str]
     text: str
+    confidence: Confidence = "verified"
+    note: str | None = None
 
 
 @dataclass
@@ -337,7 +369,14 @@ class RuleBook:
         ceiling = self.national.ceiling
         for own in ceiling.regional:
             if own.region == region and own.in_force(on):
-                return CeilingAmount(own.amount, own.id, own.cite, own.note or "regionens eget belopp")
+                return CeilingAmount(
+                    own.amount,
+                    own.id,
+                    own.cite,
+                    own.note or "regionens eget belopp",
+                    of_item(self, own.confidence, own.cite),
+                    own.note,
+                )
         if not ceiling.rule.in_force(on):
             return None
         for pbb in ceiling.prisbasbelopp:
@@ -349,7 +388,17 @@ class RuleBook:
                     f"{sv_number(ceiling.rule.factor)} × prisbasbeloppet {sv_number(pbb.amount)} kr för {pbb.year} "
                     f"= {sv_number(raw)} kr, avrundat nedåt till närmaste {step}-tal kronor"
                 )
-                return CeilingAmount(amount, ceiling.rule.id, [*ceiling.rule.cite, *pbb.cite], text)
+                documented = next((d for d in ceiling.documented if d.year == on.year and d.amount == amount), None)
+                if documented is not None:
+                    cite = [*ceiling.rule.cite, *pbb.cite, *documented.cite]
+                    level = of_item(self, documented.confidence, cite)
+                    return CeilingAmount(amount, ceiling.rule.id, cite, text, level)
+                cite = [*ceiling.rule.cite, *pbb.cite, *ceiling.derived_cite]
+                note = (
+                    f"Ingen källa anger taket för {pbb.year}; beloppet är uträknat ur lagens formel och "
+                    "prisbasbeloppet, och regionen kan ha beslutat ett lägre belopp eller ett senare datum."
+                )
+                return CeilingAmount(amount, ceiling.rule.id, cite, text, "derived", note)
         return None
 
     def period_months(self) -> int:
@@ -481,6 +530,9 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                 cited.append((nat_path, nat_data, ("exemptions", i), ex.cite))
             c = national.ceiling
             cited.append((nat_path, nat_data, ("ceiling", "rule"), c.rule.cite))
+            cited.append((nat_path, nat_data, ("ceiling", "derived_cite"), c.derived_cite))
+            for i, doc in enumerate(c.documented):
+                cited.append((nat_path, nat_data, ("ceiling", "documented", i), doc.cite))
             years: dict[int, int] = {}
             for i, pbb in enumerate(c.prisbasbelopp):
                 cited.append((nat_path, nat_data, ("ceiling", "prisbasbelopp", i), pbb.cite))
@@ -627,6 +679,12 @@ def _load_table(
             book.definitions[name] = compile_condition(raw)
         except ConditionError as exc:
             out.add(path, data, ("definitions", name, *exc.where), str(exc))
+    row_ids = {row.id for row in table.rows}
+    for gi, reading in enumerate(table.readings):
+        cited.append((path, data, ("readings", gi), reading.cite))
+        for ri, rid in enumerate(reading.rows):
+            if rid not in row_ids:
+                out.add(path, data, ("readings", gi, "rows", ri), f"'{rid}' is not a row of this table")
     for pi, param in enumerate(table.parameters):
         if param.id in book.parameters:
             out.add(path, data, ("parameters", pi, "id"), f"parameter '{param.id}' is already defined elsewhere")
@@ -651,6 +709,15 @@ def _load_table(
                 book.conditions[(table.id, extra.id)] = compile_condition(extra.when)
             except ConditionError as exc:
                 out.add(path, data, ("rows", ri, "points_extra", xi, "when", *exc.where), str(exc))
+        for wi, warning in enumerate(row.warnings):
+            if isinstance(warning, RowWarning):
+                cited.append((path, data, ("rows", ri, "warnings", wi), warning.cite))
+                try:
+                    book.conditions[(table.id, f"{row.id}@{row.valid_from}#warning{wi}")] = compile_condition(
+                        warning.when
+                    )
+                except ConditionError as exc:
+                    out.add(path, data, ("rows", ri, "warnings", wi, "when", *exc.where), str(exc))
         by_id.setdefault(row.id, []).append((row, ("rows", ri, "valid_from")))
         if row.proposal:
             book.proposals.setdefault(row.proposal, row.status)
