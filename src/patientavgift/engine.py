@@ -172,7 +172,9 @@ def _in_force(row: Row, on: date, chosen: Selection) -> bool:
     return chosen != "all" and row.proposal in chosen
 
 
-def _first(book: RuleBook, table_id: str, facts: Any, on: date, chosen: Selection) -> tuple[Row | None, Tri]:
+def _first(
+    book: RuleBook, table_id: str, facts: Any, on: date, chosen: Selection, passed: list[Row] | None = None
+) -> tuple[Row | None, Tri]:
     """The first row in force whose condition holds; stop at a row that depends on missing facts.
 
     When the search stops at such a row, the facts that later rows also lack (up to the first row
@@ -185,6 +187,10 @@ def _first(book: RuleBook, table_id: str, facts: Any, on: date, chosen: Selectio
             continue
         result = book.when(table_id, row).evaluate(facts, book.definitions)
         if result.value is False:
+            continue
+        if row.trace_only:
+            if result.value is True and found is None and passed is not None:
+                passed.append(row)
             continue
         if found is None:
             if result.value is True:
@@ -352,7 +358,9 @@ def decide(
     d.category = category[0]
     facts = _facts(contact, region, service, category)
 
-    row, result = _first(book, table_id, facts, on, chosen)
+    passed: list[Row] = []
+    row, result = _first(book, table_id, facts, on, chosen, passed)
+    d.trace.extend(_step(book, p, p.text or p.label or p.id) for p in passed)
     if row is None:
         d.reasons.append(
             f"Ingen regel för {region.label} täcker denna kontakt: källan har ingen regel för kontaktformen "

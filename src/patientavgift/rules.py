@@ -184,6 +184,10 @@ class Row(Dated):
     undetermined: str | None = None
     category: ProgrammeKind | None = None
     columns: dict[str, str] = {}
+    trace_only: bool = Field(
+        default=False,
+        description="the row concludes nothing: when it holds it is named in the trace and the search goes on",
+    )
 
 
 class ParamValue(Dated):
@@ -732,7 +736,14 @@ def _load_table(
             row.category is not None,
             row.registration is not None,
         ]
-        if not any(outcome):
+        if row.trace_only and any(outcome):
+            out.add(
+                path,
+                data,
+                ("rows", ri),
+                f"row '{row.id}' is trace_only and must not conclude anything (fee, qualified, registration, category)",
+            )
+        if not any(outcome) and not row.trace_only:
             out.add(
                 path,
                 data,
