@@ -40,9 +40,9 @@ def broken(tmp_path: Path) -> Path:
     rjh = rules / "jamtland-harjedalen" / "contacts.yaml"
     rjh.write_text(
         rjh.read_text(encoding="utf-8").replace(
-            "        cite: [facts.rjh-fees, rjh.fee-2025, facts.rjh-2026]\n",
-            "        cite: [facts.rjh-fees, rjh.fee-2025, facts.rjh-2026]\n"
-            "      - valid_from: 2025-06-01\n        amount: 450\n        cite: [rjh.fee-2025]\n",
+            "        cite: [rjh.fee-2025, facts.rjh-2026]\n",
+            "        cite: [rjh.fee-2025, facts.rjh-2026]\n"
+            "      - valid_from: 2026-06-01\n        amount: 450\n        cite: [rjh.fee-2025]\n",
         ),
         encoding="utf-8",
     )
@@ -74,8 +74,8 @@ def test_check_names_each_problem_with_file_and_line(broken: Path, capsys: pytes
     national = broken / "national.yaml"
     expected = [
         f"{vgr}:{_line(vgr, 'registraton: TB')}: rows[5].registraton: unknown key 'registraton'; did you mean 'registration'?",
-        f"{rjh}:{_line(rjh, 'valid_from: 2025-06-01')}: parameters[0].values[1].valid_from: the validity of "
-        "'jamtland-harjedalen.unit-fee' overlaps an earlier value (fr.o.m. 2023-01-01)",
+        f"{rjh}:{_line(rjh, 'valid_from: 2026-06-01')}: parameters[0].values[2].valid_from: the validity of "
+        "'jamtland-harjedalen.unit-fee' overlaps an earlier value (fr.o.m. 2026-01-01)",
         f"{skane}:{_line(skane, '- id: skane.free-under-20')}: exemptions[0].cite: is required but missing",
         f"{national}:{_line(national, 'amount: -44300')}: ceiling.prisbasbelopp[4].amount: -44300 is not allowed: "
         "it must be 0 or more (no negative values)",

@@ -396,7 +396,11 @@ def decide(
     for wi, warning in enumerate(row.warnings):
         if isinstance(warning, str):
             d.warnings.append(warning)
-        elif book.conditions[(table_id, f"{row.id}@{row.valid_from}#warning{wi}")].evaluate(facts, book.definitions).value:
+        elif (
+            book.conditions[(table_id, f"{row.id}@{row.valid_from}#warning{wi}")]
+            .evaluate(facts, book.definitions)
+            .value
+        ):
             d.warnings.append(f"{warning.text} ({book.cite_text(warning.cite)})")
     return d
 
@@ -601,7 +605,9 @@ def price_contacts(
                     "ceiling.frikort",
                     f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift",
                     book.cite_text(ENGINE_CITES["ceiling.frikort"]),
-                    confidence=reached_step.confidence if reached_step else of_item(book, None, ENGINE_CITES["ceiling.frikort"]),
+                    confidence=reached_step.confidence
+                    if reached_step
+                    else of_item(book, None, ENGINE_CITES["ceiling.frikort"]),
                     note=reached_step.note if reached_step else None,
                 )
             )
@@ -654,7 +660,9 @@ def price_contacts(
                     "ceiling.frikort-issued",
                     f"Taket {sv_number(ceiling.amount)} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
                     book.cite_text(ENGINE_CITES["ceiling.frikort-issued"]),
-                    confidence=weakest([ceiling.confidence, of_item(book, None, ENGINE_CITES["ceiling.frikort-issued"])]),
+                    confidence=weakest(
+                        [ceiling.confidence, of_item(book, None, ENGINE_CITES["ceiling.frikort-issued"])]
+                    ),
                     note=ceiling.note,
                 )
                 trace.append(reached_step)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .cases import CaseResult
+from .confidence import SV, SV_EXPLAINED
 from .engine import Outcome, Totals
 from .model import FACT_TERMS, Case
 from .rules import sv_number
@@ -20,8 +21,9 @@ def kronor(value: int | None) -> str:
 
 def outcome_summary(outcome: Outcome) -> list[tuple[str, str]]:
     """The outcome of one contact as (Swedish label, value) pairs; the CLI and the handbook show these."""
+    sure = "" if outcome.undetermined else f" – {SV[outcome.confidence]}"
     pairs = [
-        ("Avgift", f"{kronor(outcome.fee)} (enligt taxa: {kronor(outcome.list_fee)})"),
+        ("Avgift", f"{kronor(outcome.fee)} (enligt taxa: {kronor(outcome.list_fee)}){sure}"),
         ("Kvalificerad vårdkontakt", yes_no(outcome.qualified)),
     ]
     if outcome.registration:
@@ -45,6 +47,10 @@ def outcome_lines(outcome: Outcome) -> list[str]:
         if outcome.missing:
             named = ", ".join(f"{key} ({FACT_TERMS.get(key, key)})" for key in outcome.missing)
             lines.append(f"    Saknade uppgifter: {named}")
+    if not outcome.undetermined and outcome.confidence != "verified":
+        lines.append(f"  Osäkert ({SV_EXPLAINED[outcome.confidence]}):")
+        notes = outcome.confidence_notes or ["(ingen anteckning i regeldata)"]
+        lines += [f"    - {note}" for note in notes]
     for warning in outcome.warnings:
         lines.append(f"  Varning: {warning}")
     lines.append("  Regelkedja:")

@@ -61,7 +61,15 @@ PROGRAMME = {
 MIXES: dict[Region, list[Template]] = {
     Region.jamtland_harjedalen: [
         _t("fysiskt besök", 45, Service.primary_care, mode="physical", booked="true", purpose="care"),
-        _t("bokat telefonsamtal (vård)", 15, Service.primary_care, mode="phone", booked="true", purpose="care"),
+        _t(
+            "bokat telefonsamtal (vård)",
+            15,
+            Service.primary_care,
+            mode="phone",
+            booked="true",
+            medical_assessment="true",
+            purpose="care",
+        ),
         _t("videobesök", 5, Service.primary_care, mode="video", booked="true", purpose="care"),
         _t(
             "skriftlig distanskontakt (bokad, medicinsk bedömning)",
@@ -115,12 +123,20 @@ MIXES: dict[Region, list[Template]] = {
         ),
     ],
     Region.skane: [
-        _t("fysiskt läkarbesök", 40, Service.primary_care, mode="physical", profession="doctor"),
+        _t(
+            "fysiskt läkarbesök",
+            40,
+            Service.primary_care,
+            mode="physical",
+            visit_form="individual",
+            profession="doctor",
+        ),
         _t(
             "bokat videobesök hos läkare",
             15,
             Service.primary_care,
             mode="video",
+            visit_form="individual",
             booked="true",
             fee_info_given="true",
             medical_assessment="true",
