@@ -186,9 +186,9 @@ def test_vgr_short_course_bounds(book: RuleBook) -> None:
 
 def test_vasterbotten_charges_per_completed_module(book: RuleBook) -> None:
     # Västerbotten: the county council decided 200 kronor for internet treatment (§3.3.1); §3.3.4
-    # proposes taking it per completed section (avsnitt) of a treatment programme, as the data does; the fee
-    # is per section, so the written feedback is not charged; the booked visits are left to the
-    # ordinary tariff, which is not in the sources. Ceiling 2018: 1 100 kr (facts §2.2), which the
+    # proposes taking it per completed section (avsnitt) of a treatment programme, as the data does; the
+    # report never mentions weekly check-ins, so their fee is undetermined; the booked visits are left to
+    # the ordinary tariff, which is not in the sources. Ceiling 2018: 1 100 kr (facts §2.2), which the
     # eight modules alone exceed (1 600 kr).
     priced = cs.price_steps(book, Region.vasterbotten)
     by_event = {
@@ -196,7 +196,7 @@ def test_vasterbotten_charges_per_completed_module(book: RuleBook) -> None:
         for e in ProgrammeEvent
     }
     assert {o.list_fee for o in by_event[ProgrammeEvent.module_completed]} == {200}
-    assert {o.fee for o in by_event[ProgrammeEvent.weekly_checkin]} == {0}
+    assert {o.list_fee for o in by_event[ProgrammeEvent.weekly_checkin]} == {None}
     assert by_event[ProgrammeEvent.first_visit][0].list_fee is None
     frame = cs.course_totals(book, regions=[Region.vasterbotten])
     assert frame["Startdatum"].tolist() == [date(2018, 1, 29)]
