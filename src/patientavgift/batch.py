@@ -1616,10 +1616,11 @@ def _summarise(columns: dict[str, Any], results: _Results, summary: Summary) -> 
     return priced
 
 
-def _invoice(home: I32, region: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
-    """Whether the contact is invoiced to the home region: one is given and it is not the care region."""
-    invoiced: npt.NDArray[np.bool_] = (home >= 0) & (home != region)
-    return invoiced
+def _invoice(home: I32, region: npt.NDArray[np.int8], qualified: npt.NDArray[np.int8]) -> pa.Array:
+    """Whether the visit is invoiced to the home region: a home region other than the care region is
+    given and the contact is qualified (null where qualification is not decided), as the engine says."""
+    elsewhere = (home >= 0) & (home != region)
+    return pa.array(elsewhere & (qualified == 1), mask=elsewhere & (qualified == 2))
 
 
 def _with_nulls(values: I32, given: npt.NDArray[np.bool_]) -> pa.Array:
@@ -1692,7 +1693,7 @@ class _Decisions:
             "registration": self._spread(self.registration, d),
             "contact_points": self._spread(self.points, d),
             "category": self._spread(self.category, d),
-            "invoice_home_region": pa.array(_invoice(self.columns["home"][index], self.columns["region"][index])),
+            "invoice_home_region": _invoice(self.columns["home"][index], self.columns["region"][index], qualified),
         }
 
     def table(self, rows: slice) -> pa.Table:

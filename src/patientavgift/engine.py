@@ -34,7 +34,7 @@ ENGINE_CITES: dict[str, list[str]] = {
     "ceiling.partial": ["facts.ceiling-partial"],
     "ceiling.frikort": ["facts.ceiling-period"],
     "ceiling.frikort-issued": ["facts.ceiling-period", "facts.ceiling-rise"],
-    "invoice.home-region": ["rjh.invoice-home-region", "skane.care-region-rules", "facts.ceiling-other-regions"],
+    "invoice.home-region": ["rjh.invoice-home-region"],
 }
 
 
@@ -115,7 +115,7 @@ class Outcome:
     registration: str | None
     contact_points: Decimal | None
     category: ProgrammeKind | None
-    invoice_home_region: bool
+    invoice_home_region: bool | None
     frikort: bool | None
     missing: list[str]
     reasons: list[str]
@@ -419,6 +419,15 @@ def period_end(start: date, months: int = 12) -> date:
     return anniversary - timedelta(days=1)
 
 
+def _year_before(on: date) -> date:
+    """The earliest day a 12-month period that still runs on `on` can have begun."""
+    try:
+        back = on.replace(year=on.year - 1)
+    except ValueError:  # 29 February
+        back = date(on.year - 1, 3, 1)
+    return back + timedelta(days=1)
+
+
 @dataclass
 class Visit:
     """A contact as the patient-level pricing needs it: facts plus where it was given."""
@@ -438,7 +447,11 @@ UNKNOWN_EARLIER_CEILING = "Högkostnadstaket för en tidigare kontakt är okänt
 
 def no_ceiling(on: date) -> str:
     """Why a fee is undetermined when the rule data has no ceiling for the year."""
-    return f"Regeldata saknar högkostnadstak för {on.year}: prisbasbeloppet för {on.year} saknas i national.yaml."
+    return (
+        f"Regeldata saknar högkostnadstak för {on.year}: prisbasbeloppet för {on.year} saknas i national.yaml. "
+        "Lagen låter regionen besluta ett lägre tak än formelns, så ingen källa ger en lägsta nivå som taket inte "
+        "kan understiga; därför avgörs inte ens en liten avgift förrän taket för året finns i regeldata."
+    )
 
 
 def no_age_rules(region: Region, on: date, age: int | None) -> str:
@@ -528,6 +541,12 @@ def price_contacts(
     if visits and (patient.period_start or patient.paid_in_period):
         start = patient.period_start or visits[0].contact.date
         paid = patient.paid_in_period or 0
+    # With `paid_in_period` but no `period_start`, the running period began on some day of the year
+    # before the first contact. Only the first contact's day surely lies inside it; a later contact is
+    # decided only when the ceiling cannot cut its fee whenever the period began (at most the amount
+    # paid before plus every earlier fee has been paid in any period that includes it).
+    open_start = visits[0].contact.date if visits and patient.paid_in_period and not patient.period_start else None
+    most_paid: int | None = patient.paid_in_period or 0
 
     first = True
     for visit in visits:
@@ -538,7 +557,11 @@ def price_contacts(
         reasons = list(d.reasons)
         missing = set(d.missing)
         if first and start is not None:
-            note = "" if patient.period_start else " (period_start saknas: perioden antas löpa från första kontakten)"
+            note = (
+                ""
+                if patient.period_start
+                else " (period_start saknas: perioden började senast den dagen; senare kontakter avgörs bara där taket inte kan påverka avgiften)"
+            )
             trace.insert(
                 0,
                 _engine_step(
@@ -583,7 +606,10 @@ def price_contacts(
         if ceiling:
             last_ceiling = ceiling.amount
         if first and start is not None and ceiling is not None:
-            frikort, doubt = _frikort_at_start(book, patient, visit.region, start, on, paid, ceiling.amount)
+            earliest = start
+            if open_start is not None:  # the period may have begun up to a year before the first contact
+                earliest = _year_before(on)
+            frikort, doubt = _frikort_at_start(book, patient, visit.region, earliest, on, paid, ceiling.amount)
             if doubt:
                 uncertain = doubt
                 missing.add("frikort")
@@ -667,16 +693,38 @@ def price_contacts(
                 )
                 trace.append(reached_step)
 
-        invoice = home is not None and home != visit.region
-        if invoice:
-            trace.append(
-                _engine_step(
-                    book,
-                    "invoice.home-region",
-                    f"Patienten är folkbokförd i {home.label if home else ''}: vården faktureras hemregionen; avgiften följer {visit.region.label}s regler",
-                    bears_on_fee=False,
+        if open_start is not None and on > open_start and net and fee is not None:
+            cap = ceiling.amount if ceiling else None
+            if most_paid is None or cap is None or most_paid + net > cap:
+                fee, holds = None, None
+                missing.add("period_start")
+                reasons.append(
+                    f"Det är okänt när den pågående högkostnadsperioden började (period_start saknas). Perioden kan "
+                    f"ha tagit slut före {on}, och eftersom taket kan påverka avgiften avgör det vad kontakten kostar."
                 )
-            )
+        most_paid = None if most_paid is None or net is None else most_paid + net
+
+        # Jämtland Härjedalen's proposal speaks of invoicing the costs of visits to the home region of
+        # patients registered elsewhere: a qualified contact. For other regions it is a reading.
+        invoice: bool | None = False
+        if home is not None and home != visit.region:
+            invoice = d.qualified
+            if invoice:
+                reading = (
+                    ""
+                    if visit.region == Region.jamtland_harjedalen
+                    else " (antagen: bara Jämtland Härjedalens förslag talar om att fakturera hemregionen; "
+                    "för andra regioner är det handbokens läsning av samma princip)"
+                )
+                trace.append(
+                    _engine_step(
+                        book,
+                        "invoice.home-region",
+                        f"Patienten är folkbokförd i {home.label}: besöket faktureras hemregionen{reading}; "
+                        f"avgiften följer {visit.region.label}s regler",
+                        bears_on_fee=False,
+                    )
+                )
         if fee is not None:
             trace.append(Step("fee", f"Avgift för kontakten: {fee} kr", ""))
         outcomes.append(
