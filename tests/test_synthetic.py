@@ -3,6 +3,7 @@ is reproducible from its seed, and can be moved to a later year."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pyarrow as pa
@@ -92,3 +93,71 @@ def test_shift_years_on_the_preset_keeps_every_patient(register: pa.Table) -> No
     assert syn.written_contacts(shifted, date(2026, 1, 1), date(2026, 5, 31)) == syn.written_contacts(
         register, JAN_1, MAY_31
     )
+
+
+def _contacts(table: pa.Table) -> list[tuple[str | None, ...]]:
+    """Each row's patient, date, mode and service: what the knobs of the preset must not move."""
+    return list(zip(*(_texts(table, c) for c in ("patient_id", "date", "mode", "service")), strict=True))
+
+
+def test_qualified_share_makes_the_rest_administrative_per_unit(book: RuleBook, register: pa.Table) -> None:
+    half = syn.rjh_written_2025(book, qualified_share=0.5)
+    written = half.filter(pc.equal(half.column("mode").cast(pa.string()), "written"))
+    kinds: dict[tuple[str, str | None], int] = {}
+    for service, purpose in zip(_texts(written, "service"), _texts(written, "purpose"), strict=True):
+        kinds[(service or "", purpose)] = kinds.get((service or "", purpose), 0) + 1
+    # Half of each unit's contacts, rounded half up: 645 → 323, 428 → 214, 89 → 45, 29 → 15.
+    assert kinds == {
+        ("primary_care", "care"): 323,
+        ("primary_care", "administrative"): 322,
+        ("child_psychiatry", "care"): 214,
+        ("child_psychiatry", "administrative"): 214,
+        ("eating_disorders", "care"): 45,
+        ("eating_disorders", "administrative"): 44,
+        ("", "care"): 15,
+        ("", "administrative"): 14,
+    }
+    assert _contacts(half) == _contacts(register)
+    assert syn.written_contacts(half, JAN_1, MAY_31) == syn.written_contacts(register, JAN_1, MAY_31)
+
+
+def _age_on(born: str, day: date) -> int:
+    birth = date.fromisoformat(born)
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _under_18_per_unit(table: pa.Table) -> dict[str, tuple[int, int]]:
+    """Per unit: (patients under 18 on 1 January 2025, patients)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for pid, born, service in zip(
+        _texts(table, "patient_id"), _texts(table, "birth_date"), _texts(table, "service"), strict=True
+    ):
+        assert pid is not None and born is not None
+        seen[pid] = (service or "", born)
+    out: dict[str, tuple[int, int]] = {}
+    for service, born in seen.values():
+        under, of = out.get(service, (0, 0))
+        out[service] = (under + (_age_on(born, JAN_1) < 18), of + 1)
+    return out
+
+
+def test_under_18_share_sets_the_ages_and_keeps_the_contacts(book: RuleBook, register: pa.Table) -> None:
+    default = _under_18_per_unit(register)
+    # Without the knob each unit keeps its assumed ages: child psychiatry under 18, primary care 18 and over.
+    assert default["child_psychiatry"][0] == default["child_psychiatry"][1]
+    assert default["primary_care"][0] == 0
+    quarter = syn.rjh_written_2025(book, under_18_share=0.25)
+    assert _under_18_per_unit(quarter) == {
+        unit: (math.floor(0.25 * patients + 0.5), patients) for unit, (_, patients) in default.items()
+    }
+    assert _contacts(quarter) == _contacts(register)
+    none = _under_18_per_unit(syn.rjh_written_2025(book, under_18_share=0.0))
+    assert all(under == 0 for under, _ in none.values())
+    everyone = _under_18_per_unit(syn.rjh_written_2025(book, under_18_share=1.0))
+    assert all(under == patients for under, patients in everyone.values())
+
+
+@pytest.mark.parametrize("knob", [{"qualified_share": 1.5}, {"qualified_share": -0.1}, {"under_18_share": 2.0}])
+def test_shares_outside_0_to_1_are_refused(book: RuleBook, knob: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        syn.rjh_written_2025(book, **knob)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ register (statement `rjh.statistics`), not from this file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -244,6 +245,18 @@ class Spec:
     """Every patient has at least one contact (False: the count is Poisson with the given mean, may be 0)."""
     counts: list[int] | None = None
     """Exactly this many contacts per patient (instead of drawing them)."""
+    age_at_start: list[int] | None = None
+    """Exactly this age per patient at the start of the period (instead of drawing it from `ages`)."""
+    kinds: list[int] | None = None
+    """Exactly this template of the mix (its index) per contact, in the register's row order (instead of drawing it)."""
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same day and month `years` earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return date(day.year - years, 2, 28)
 
 
 def _dictionary(values: Sequence[str | None], index: np.ndarray) -> pa.DictionaryArray:
@@ -261,7 +274,15 @@ def generate(spec: Spec, seed: int) -> pa.Table:
     low, high = spec.ages
     first, last = (spec.start - EPOCH).days, (spec.end - EPOCH).days
     age_at_start = people.integers(low, high + 1, size=spec.patients)
-    born = np.minimum(first - age_at_start * 365 - people.integers(0, 365, size=spec.patients), first)
+    offset = people.integers(0, 365, size=spec.patients)
+    born = np.minimum(first - age_at_start * 365 - offset, first)
+    if spec.age_at_start is not None:  # (the ages are drawn all the same, so that the later draws do not move)
+        if len(spec.age_at_start) != spec.patients:
+            raise ValueError(f"age_at_start has {len(spec.age_at_start)} ages for {spec.patients} patients")
+        # Exactly that age in calendar years on the first day: born in the year up to that birthday.
+        latest = np.array([(_years_before(spec.start, a) - EPOCH).days for a in spec.age_at_start], dtype=np.int64)
+        earliest = np.array([(_years_before(spec.start, a + 1) - EPOCH).days + 1 for a in spec.age_at_start])
+        born = latest - offset % (latest - earliest + 1)
     regions = [r for r in Region if r != spec.region]
     home = np.where(
         people.random(spec.patients) < spec.other_home_share,
@@ -281,6 +302,10 @@ def generate(spec: Spec, seed: int) -> pa.Table:
     day = rng.integers(first, last + 1, size=n)
     weights = np.array([t.weight for t in mix], dtype=float)
     kind = rng.choice(len(mix), size=n, p=weights / weights.sum())
+    if spec.kinds is not None:
+        if len(spec.kinds) != n or not all(0 <= k < len(mix) for k in spec.kinds):
+            raise ValueError(f"kinds must give one template index below {len(mix)} for each of the {n} contacts")
+        kind = np.array(spec.kinds, dtype=np.int64)
     prefix = f"SYN-{spec.region.value}-{seed}-"
     ids = pa.array([f"{prefix}{i:07d}" for i in range(spec.patients)], type=pa.string())
     columns: dict[str, pa.Array] = {
@@ -358,6 +383,9 @@ RJH_AGES: dict[Service | None, tuple[int, int]] = {
 }
 """Assumed age ranges of the patients of each unit (children's psychiatry: under 18)."""
 
+CHILD_AGES, ADULT_AGES = (6, 17), (18, 90)
+"""Ages at the start of the period of children and of adults when `rjh_written_2025` is given a share under 18."""
+
 
 def rjh_figures(book: RuleBook) -> dict[str, object]:
     """The figures of the Jämtland Härjedalen proposal (written contacts January–May 2025, by unit)."""
@@ -373,20 +401,45 @@ def rjh_figures(book: RuleBook) -> dict[str, object]:
 JH = Region.jamtland_harjedalen
 
 
-def rjh_written_2025(book: RuleBook, seed: int = 2025, visits_per_patient: float = 2.0) -> pa.Table:
+def _exact_count(share: float, of: int) -> int:
+    """`share` of `of`, rounded half up to a whole number."""
+    return math.floor(share * of + 0.5)
+
+
+def rjh_written_2025(
+    book: RuleBook,
+    seed: int = 2025,
+    visits_per_patient: float = 2.0,
+    qualified_share: float = 1.0,
+    under_18_share: float | None = None,
+) -> pa.Table:
     """Synthetic contacts of Jämtland Härjedalen, January–May 2025, matching the proposal's statistics.
 
-    The register holds exactly as many qualified written distance contacts (booked, with a medical
-    assessment) per unit as the proposal reports; contacts that the source leaves without a unit
-    get no service. Each patient also has some physical visits (an assumption: the source does not
-    say), because those count towards the same high-cost ceiling.
+    The register holds exactly as many written distance contacts per unit as the proposal reports;
+    contacts that the source leaves without a unit get no service. Each patient also has some
+    physical visits (an assumption: the source does not say), because those count towards the same
+    high-cost ceiling.
+
+    `qualified_share`: the share of each unit's written contacts that are qualified care (booked,
+    with a medical assessment; rounded half up to whole contacts); the others are administrative.
+    The default, 1, makes every one qualified.
+    `under_18_share`: the share of each unit's patients who are under 18 at the start of the period
+    (rounded half up to whole patients; ages 6–17, the others 18–90), the same in every unit. The
+    default, None, keeps each unit's assumed age range (`RJH_AGES`).
+    Other values than the defaults keep the same patients, contacts and dates; only the kinds of
+    written contact or the ages change.
     """
+    if not 0 <= qualified_share <= 1:
+        raise ValueError(f"qualified_share must lie between 0 and 1, not {qualified_share}")
+    if under_18_share is not None and not 0 <= under_18_share <= 1:
+        raise ValueError(f"under_18_share must lie between 0 and 1, not {under_18_share}")
     figures = rjh_figures(book)
     start, end = date.fromisoformat(str(figures["period_from"])), date.fromisoformat(str(figures["period_to"]))
     total = int(str(figures["written_contacts"]))
     units: list[tuple[Service | None, int]] = [(s, int(str(figures[k]))) for k, s in RJH_UNITS.items()]
     units.append((None, total - sum(c for _, c in units)))
     written = {"mode": "written", "booked": "true", "medical_assessment": "true", "purpose": "care"}
+    administrative = {"mode": "written", "booked": "false", "medical_assessment": "false", "purpose": "administrative"}
     visit = {"mode": "physical", "booked": "true", "purpose": "care"}
     tables = []
     rng = np.random.default_rng(seed)
@@ -400,14 +453,52 @@ def rjh_written_2025(book: RuleBook, seed: int = 2025, visits_per_patient: float
         patients = len(per_patient)
         ages = RJH_AGES[service]
         mix = [Template("skriftlig distanskontakt", 1, service, written)]
+        kinds = None
+        if qualified_share < 1:  # (from their own stream: the patients and dates stay the same)
+            mix.append(Template("skriftligt administrativt ärende", 0, service, administrative))
+            chosen = np.random.default_rng([seed, 3, i]).permutation(count)[
+                : count - _exact_count(qualified_share, count)
+            ]
+            kinds = np.isin(np.arange(count), chosen).astype(int).tolist()
+        age_at_start = None
+        if under_18_share is not None:
+            draw = np.random.default_rng([seed, 4, i])
+            children = draw.permutation(patients)[: _exact_count(under_18_share, patients)]
+            (child_low, child_high), (adult_low, adult_high) = CHILD_AGES, ADULT_AGES
+            adult = draw.integers(adult_low, adult_high + 1, size=patients)
+            child = draw.integers(child_low, child_high + 1, size=patients)
+            age_at_start = np.where(np.isin(np.arange(patients), children), child, adult).tolist()
         tables.append(
             generate(
-                Spec(JH, start, end, patients, mix=mix, ages=ages, other_home_share=0, counts=per_patient), seed + i
+                Spec(
+                    JH,
+                    start,
+                    end,
+                    patients,
+                    mix=mix,
+                    ages=ages,
+                    other_home_share=0,
+                    counts=per_patient,
+                    age_at_start=age_at_start,
+                    kinds=kinds,
+                ),
+                seed + i,
             )
         )
         # The same seed gives the same patients (ids, birth dates) with their visits.
         mix = [Template("fysiskt besök", 1, service, visit)]
-        visits = Spec(JH, start, end, patients, visits_per_patient, mix, ages, other_home_share=0, at_least_one=False)
+        visits = Spec(
+            JH,
+            start,
+            end,
+            patients,
+            visits_per_patient,
+            mix,
+            ages,
+            other_home_share=0,
+            at_least_one=False,
+            age_at_start=age_at_start,
+        )
         tables.append(generate(visits, seed + i))
     return concat(tables)
 
