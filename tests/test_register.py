@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 from patientavgift.cli import main
 
@@ -144,7 +145,7 @@ def test_a_register_with_only_a_header_gives_empty_outputs(tmp_path: Path, capsy
     assert main(["price", str(register), "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8").splitlines() == [
         HEADER.strip() + ",fee,list_fee,qualified,registration,"
-        "contact_points,category,invoice_home_region,frikort,undetermined_reason"
+        "contact_points,category,invoice_home_region,frikort,undetermined_reason,confidence"
     ]
     assert "contacts read: 0" in capsys.readouterr().out  # type: ignore[attr-defined]
 
@@ -212,3 +213,43 @@ def test_an_unknown_proposal_id_is_refused(tmp_path: Path, capsys: object) -> No
     err = capsys.readouterr().err  # type: ignore[attr-defined]
     assert "unknown proposal id(s) no-such-proposal" in err and "known proposals:" in err
     assert not (tmp_path / "p.csv").exists()
+
+
+CONFIDENCE_HEADER = (
+    "patient_id,region,service,date,age,mode,visit_form,profession,booked,medical_assessment,"
+    "resolved_by_booking_or_referral,staff,kva_codes,notes\n"
+)
+CONFIDENCE_ROWS = [
+    # VGR 2026: the routine's phone row (version 6.0 in force): verified.
+    "c1,vgr,vardval_rehab,2026-02-10,45,phone,,,true,true,false,licensed,ZV051,synthetic",
+    # Skåne: the visit fee comes from an undated snapshot applied to 2025: inferred.
+    "c2,skane,primary_care,2025-03-12,45,physical,individual,doctor,,,,,,synthetic",
+    # Jämtland Härjedalen 2026: the unit fee is documented for 2025 only: unverified.
+    "c3,jamtland-harjedalen,primary_care,2026-03-12,45,physical,,,true,,,,,synthetic",
+    # Jämtland Härjedalen 2025, 17 years: free under 18 (facts §1.2, verified).
+    "c4,jamtland-harjedalen,primary_care,2025-03-12,17,physical,,,true,,,,,synthetic",
+    # Skåne, 19 years: the under-20 exemption is read from the undated snapshot back to 2019: inferred.
+    "c5,skane,primary_care,2025-03-12,19,physical,individual,doctor,,,,,,synthetic",
+    # Skåne: the visit fee cannot be told without the visit form: no confidence.
+    "c6,skane,primary_care,2025-03-12,45,physical,,doctor,,,,,,synthetic",
+]
+
+
+def test_every_priced_row_carries_its_confidence(tmp_path: Path, capsys: Any) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text(CONFIDENCE_HEADER + "\n".join(CONFIDENCE_ROWS) + "\n", encoding="utf-8")
+    for extra in ([], ["--per-contact"]):
+        out = tmp_path / f"priced{len(extra)}.csv"
+        assert main(["price", str(register), "--out", str(out), *extra]) == 0
+        with out.open(encoding="utf-8") as f:
+            priced = {row["patient_id"]: row for row in csv.DictReader(f)}
+        assert {k: (v["fee"], v["confidence"]) for k, v in priced.items()} == {
+            "c1": ("160", "verified"),
+            "c2": ("200", "inferred"),
+            "c3": ("400", "unverified"),
+            "c4": ("0", "verified"),
+            "c5": ("0", "inferred"),
+            "c6": ("", ""),
+        }
+        printed = capsys.readouterr().out
+        assert "contacts priced on inferred or unverified values (confidence column): 3" in printed

@@ -62,6 +62,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from .confidence import Confidence, weakest
 from .engine import (
     UNKNOWN_EARLIER_CEILING,
     UNKNOWN_EARLIER_FEE,
@@ -505,6 +506,11 @@ def boundaries(book: RuleBook) -> I32:
     for param in book.parameters.values():
         for value in param.values:
             add(value)
+    for table in book.tables.values():
+        for row in table.rows:
+            add(row)
+        for reading in table.readings:
+            add(reading)
     for region in book.regions.values():
         for ex in region.exemptions:
             add(ex)
@@ -528,6 +534,7 @@ class Decided:
     category: str | None
     reasons: tuple[str, ...]
     missing: tuple[str, ...]
+    confidence: Confidence = "verified"
 
     @classmethod
     def of(cls, d: Decision) -> Decided:
@@ -539,6 +546,7 @@ class Decided:
             d.category.value if isinstance(d.category, ProgrammeKind) else None,
             tuple(d.reasons),
             tuple(sorted(d.missing)),
+            weakest(step.confidence for step in d.trace),
         )
 
 
@@ -701,6 +709,16 @@ class Rules:
         young = (age >= 0) & (age < DENSE_AGES)
         self._exempt_at[place[young] * DENSE_AGES + age[young]] = exempt[young]
         return exempt
+
+    def cut_confidence(self, region: int, on: date, age: int) -> int:
+        """How sure a fee lowered below its list fee is, by what lowered it (as `engine.price_contacts`
+        counts it): the age exemption when it applies, else the ceiling in force on the day (its
+        position in `CONFIDENCE_LEVELS`)."""
+        free, step, _ = _exempt(self.book, REGIONS[region], age if age >= 0 else None, on)
+        if free and step is not None:
+            return CONFIDENCE_LEVELS.index(step.confidence or "verified")
+        ceiling = self.book.ceiling(REGIONS[region], on)
+        return CONFIDENCE_LEVELS.index(ceiling.confidence if ceiling else "verified")
 
     def ceilings(self, region: I32, segment: I32) -> I32:
         """Per row: the ceiling amount in force in the care region on the day (-1: none in the data)."""
@@ -1508,6 +1526,7 @@ def _price_pass(
 
     joined = columns.joined(start)
     joined["decided"] = rules.decided
+    joined["rules"] = rules
     meanwhile(joined)
     results = _Results.empty(start)
     scanning = time.perf_counter()
@@ -1613,6 +1632,8 @@ def _summarise(columns: dict[str, Any], results: _Results, summary: Summary) -> 
     summary.free_by_exemption = by_exemption
     summary.patients = results.patients
     summary.patients_reaching_ceiling = results.reaching
+    level = confidence_levels(columns, columns["decision"], results.fee, slice(0, len(priced)))
+    summary.uncertain = int(np.count_nonzero(priced & (level >= CONFIDENCE_LEVELS.index("inferred"))))
     return priced
 
 
@@ -1647,11 +1668,43 @@ OUTCOME_SCHEMA = pa.schema(
         ("invoice_home_region", pa.bool_()),
         ("frikort", pa.bool_()),
         ("undetermined_reason", TEXT),
+        ("confidence", TEXT),
     ]
 )
+CONFIDENCE_LEVELS: tuple[Confidence, ...] = ("verified", "derived", "inferred", "unverified")
 assert tuple(OUTCOME_SCHEMA.names) == OUTCOME_COLUMNS
 _DECIDED_SCHEMA = pa.schema([OUTCOME_SCHEMA.field(c) for c in DECIDED_COLUMNS])
 _SCANNED_SCHEMA = pa.schema([f for f in OUTCOME_SCHEMA if f.name not in DECIDED_COLUMNS])
+
+
+def confidence_levels(columns: dict[str, Any], decision: I32, fee: I32, index: I64 | slice) -> I8:
+    """Per row, how sure its fee is, as a position in `CONFIDENCE_LEVELS` (-1: the fee is undetermined).
+
+    The decision's own level, lowered where an age exemption or the ceiling cut the fee below the
+    list fee to the level of what cut it (worked out once per region, validity segment and age),
+    exactly as `engine.price_contacts` counts the steps that decide a fee.
+    """
+    decided: list[Decided] = columns["decided"]
+    own = np.array([CONFIDENCE_LEVELS.index(d.confidence) for d in decided] or [0], dtype=np.int8)
+    d = np.maximum(decision, 0)
+    level: I8 = own[d]
+    listed = list_fees(decided)[d]
+    cut = np.flatnonzero((fee >= 0) & (listed > 0) & (fee < listed))
+    if len(cut):
+        rows = cut + index.start if isinstance(index, slice) else np.asarray(index)[cut]
+        rules: Rules = columns["rules"]
+        region = columns["region"][rows].astype(np.int64)
+        segment = rules.segments_of(columns["day"][rows], np.ones(len(rows), dtype=np.bool_)).astype(np.int64)
+        age = columns["age"][rows].astype(np.int64)
+        codes, uniques = pd.factorize((region * rules.segments + segment) * AGE_SPAN + age + 1)
+        found = np.empty(len(uniques), dtype=np.int8)
+        for n, u in enumerate(uniques.tolist()):
+            place, a = divmod(u, AGE_SPAN)
+            r, seg = divmod(place, rules.segments)
+            found[n] = rules.cut_confidence(r, rules.day_of(seg), a - 1)
+        level[cut] = np.maximum(level[cut], found[codes])
+    level[fee < 0] = -1
+    return level
 
 
 class _Decisions:
@@ -1730,7 +1783,15 @@ class _Output:
             "undetermined_reason": _reasons(
                 decided, self.reasons, self.columns, self.results, decision, index, fee < 0
             ),
+            "confidence": self._confidence(index, fee),
         }
+
+    def _confidence(self, index: I64 | slice, fee: I32) -> pa.Array:
+        """The `confidence` cells (see `confidence_levels`)."""
+        level = confidence_levels(self.columns, self.decisions.decision[index], fee, index)
+        return pa.DictionaryArray.from_arrays(
+            pa.array(level.astype(np.int32), mask=level < 0), pa.array(CONFIDENCE_LEVELS, type=pa.string())
+        )
 
     def outcomes(self, index: I64 | slice) -> pa.Table:
         """The outcome columns of the given rows (numbered from 0 in file order; a slice for a stretch)."""

@@ -53,6 +53,11 @@ def rule_citations(book: RuleBook) -> dict[str, list[str]]:
             add(row.id, row.cite)
             for extra in row.points_extra:
                 add(extra.id, extra.cite)
+            for warning in row.warnings:
+                if not isinstance(warning, str):
+                    add(row.id, warning.cite)
+        for reading in table.readings:
+            add(reading.id, reading.cite)
         for param in table.parameters:
             for value in param.values:
                 add(param.id, value.cite)
@@ -68,6 +73,9 @@ def rule_citations(book: RuleBook) -> dict[str, list[str]]:
             add(f"prisbasbelopp.{pbb.year}", pbb.cite)
         for own in ceiling.regional:
             add(own.id, own.cite)
+        for documented in ceiling.documented:
+            add(f"ceiling.{documented.year}", documented.cite)
+        add(ceiling.rule.id, ceiling.derived_cite)
     for step, ids in ENGINE_CITES.items():
         add(step, ids)
     return cites

@@ -16,7 +16,7 @@ not decide, the outcome is undetermined and says why (a missing fact, or a gap i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -35,6 +35,7 @@ ENGINE_CITES: dict[str, list[str]] = {
     "ceiling.frikort": ["facts.ceiling-period"],
     "ceiling.frikort-issued": ["facts.ceiling-period", "facts.ceiling-rise"],
     "invoice.home-region": ["rjh.invoice-home-region"],
+    "care-region.rules": ["skane.care-region-rules", "facts.ceiling-other-regions"],
 }
 
 
@@ -535,7 +536,6 @@ def price_contacts(
     uncertain: str | None = None  # why the ceiling state is unknown, once it is
     last_ceiling: int | None = None
     reached_ceiling: int | None = None
-    reached_step: Step | None = None
     home = patient.home_region
 
     if visits and (patient.period_start or patient.paid_in_period):
@@ -573,7 +573,8 @@ def price_contacts(
         age = visit.age if visit.age is not None else patient.age_on(on)
         exempt, ex_step, ex_missing = _exempt(book, visit.region, age, on)
         if ex_step:
-            trace.append(ex_step)
+            # The exemption bears on the fee only where the list fee is more than nothing.
+            trace.append(ex_step if d.list_fee else replace(ex_step, confidence=None))
 
         # Net fee after exemption.
         net: int | None
@@ -631,10 +632,11 @@ def price_contacts(
                     "ceiling.frikort",
                     f"Patienten har frikort (taket nått {frikort_from or 'före fallets början'}): ingen avgift",
                     book.cite_text(ENGINE_CITES["ceiling.frikort"]),
-                    confidence=reached_step.confidence
-                    if reached_step
-                    else of_item(book, None, ENGINE_CITES["ceiling.frikort"]),
-                    note=reached_step.note if reached_step else None,
+                    # The ceiling that applies to this contact bears on its fee when the fee would be more than nothing.
+                    confidence=(ceiling.confidence if ceiling else of_item(book, None, ENGINE_CITES["ceiling.frikort"]))
+                    if net
+                    else None,
+                    note=ceiling.note if ceiling else None,
                 )
             )
         elif net is None:
@@ -682,16 +684,14 @@ def price_contacts(
                 frikort = True
                 frikort_from = on
                 reached_ceiling = ceiling.amount
-                reached_step = Step(
-                    "ceiling.frikort-issued",
-                    f"Taket {sv_number(ceiling.amount)} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
-                    book.cite_text(ENGINE_CITES["ceiling.frikort-issued"]),
-                    confidence=weakest(
-                        [ceiling.confidence, of_item(book, None, ENGINE_CITES["ceiling.frikort-issued"])]
-                    ),
-                    note=ceiling.note,
+                trace.append(
+                    Step(
+                        "ceiling.frikort-issued",
+                        f"Taket {sv_number(ceiling.amount)} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
+                        book.cite_text(ENGINE_CITES["ceiling.frikort-issued"]),
+                        note=ceiling.note,
+                    )
                 )
-                trace.append(reached_step)
 
         if open_start is not None and on > open_start and net and fee is not None:
             cap = ceiling.amount if ceiling else None
@@ -708,6 +708,15 @@ def price_contacts(
         # patients registered elsewhere: a qualified contact. For other regions it is a reading.
         invoice: bool | None = False
         if home is not None and home != visit.region:
+            trace.append(
+                _engine_step(
+                    book,
+                    "care-region.rules",
+                    f"Patienten är folkbokförd i {home.label}: avgiften följer vårdregionens ({visit.region.label}) "
+                    "regler, och avgiften räknas mot samma högkostnadstak",
+                    bears_on_fee=False,
+                )
+            )
             invoice = d.qualified
             if invoice:
                 reading = (
@@ -720,8 +729,7 @@ def price_contacts(
                     _engine_step(
                         book,
                         "invoice.home-region",
-                        f"Patienten är folkbokförd i {home.label}: besöket faktureras hemregionen{reading}; "
-                        f"avgiften följer {visit.region.label}s regler",
+                        f"Besöket faktureras patientens hemregion ({home.label}){reading}",
                         bears_on_fee=False,
                     )
                 )

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from .confidence import uncertain
 from .engine import Outcome, Selection, Visit, price_contacts
 from .errors import describe
 from .model import FACT_TYPES, Contact, Patient, Region, Service
@@ -50,8 +51,11 @@ OUTCOME_COLUMNS = (
     "invoice_home_region",
     "frikort",
     "undetermined_reason",
+    "confidence",
 )
-"""The columns `price` adds, in the contract's order."""
+"""The columns `price` adds, in the contract's order, then `confidence`: how sure the fee is
+(verified, derived, inferred or unverified – the weakest of the rules and amounts it rests on;
+empty when the fee is undetermined)."""
 
 CEILING_STEPS = frozenset({"ceiling.partial", "ceiling.frikort", "ceiling.frikort-issued"})
 """Engine steps that lower a fee because of the high-cost ceiling (any other reduction is an exemption)."""
@@ -94,6 +98,8 @@ class Summary:
     free_by_exemption: int = 0
     free_by_ceiling: int = 0
     undetermined: int = 0
+    uncertain: int = 0
+    """Contacts whose fee rests on an inferred or unverified rule or amount."""
     ignored_columns: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -108,6 +114,7 @@ class Summary:
             f"contacts free by age exemption: {self.free_by_exemption}",
             f"contacts free or reduced by the high-cost ceiling: {self.free_by_ceiling}",
             f"contacts undetermined: {self.undetermined}",
+            f"contacts priced on inferred or unverified values (confidence column): {self.uncertain}",
         ]
         if self.ignored_columns:
             out.append(f"columns not in the register format, copied unchanged: {', '.join(self.ignored_columns)}")
@@ -335,6 +342,7 @@ def outcome_cells(outcome: Outcome) -> list[str]:
         outcome.invoice_home_region,
         outcome.frikort,
         reason,
+        None if outcome.undetermined else outcome.confidence,
     ]
     return [_cell(v) for v in values]
 
@@ -373,6 +381,8 @@ def price_rows(
             summary.undetermined += 1
             continue
         summary.revenue += o.fee
+        if uncertain(o.confidence):
+            summary.uncertain += 1
         if o.list_fee and o.fee < o.list_fee:
             if any(step.rule in CEILING_STEPS for step in o.trace):
                 summary.free_by_ceiling += 1
