@@ -113,7 +113,7 @@ def field_names(model: type[BaseModel]) -> frozenset[str]:
 def _suggest(key: str, model: type[BaseModel] | None) -> str:
     if model is None:
         return "kontrollera stavningen"
-    close = difflib.get_close_matches(key, sorted(field_names(model)), n=1)
+    close = difflib.get_close_matches(key, sorted(field_names(model) - {key}), n=1)
     return f"menade du '{close[0]}'?" if close else "kontrollera stavningen mot de dokumenterade nycklarna"
 
 
