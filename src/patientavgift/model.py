@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -281,6 +282,41 @@ KVA_CODE = re.compile(r"^[A-Z]{2}[0-9]{3}$")
 CASE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
+def contradictions(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for every contact fact that contradicts another one given with it.
+
+    Used by the case and register models alike (`Contact`), and by the batch pricing on each
+    distinct combination of facts, so every path rejects the same contacts for the same reason.
+    """
+    mode = facts.get("mode")
+    found: list[tuple[str, str]] = []
+    if mode == Mode.physical and facts.get("realtime") is False:
+        found.append(("realtime", "ett fysiskt besök sker alltid i realtid; realtime: false motsäger mode: physical"))
+    if mode == Mode.letter and facts.get("programme_event") is not None:
+        found.append(
+            (
+                "programme_event",
+                "ett fysiskt brev (mode: letter) är ingen programhändelse; ta bort programme_event "
+                "eller ange kontaktformen för programmet",
+            )
+        )
+    if facts.get("changed_character") is True and facts.get("booked") is False:
+        found.append(
+            (
+                "changed_character",
+                "bara en bokad kontakt kan ändra karaktär; changed_character: true motsäger booked: false",
+            )
+        )
+    if mode in (Mode.letter, Mode.platform) and facts.get("kva_codes"):
+        found.append(
+            (
+                "kva_codes",
+                f"kontaktformen {mode.value} ({mode.label}) registreras inte med KVÅ-koder; ta bort kva_codes",
+            )
+        )
+    return found
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
@@ -357,6 +393,14 @@ class Contact(_Strict):
             if not isinstance(code, str) or not KVA_CODE.match(code):
                 raise ValueError(f"'{code}' är ingen KVÅ-kod; en kod är två versaler och tre siffror, t.ex. ZV051")
         return codes
+
+    @field_validator("realtime", "changed_character", "kva_codes", "programme_event")
+    @classmethod
+    def _agrees(cls, value: Any, info: ValidationInfo) -> Any:
+        for key, message in contradictions({**info.data, info.field_name or "": value}):
+            if key == info.field_name:
+                raise ValueError(message)
+        return value
 
     def fact(self, key: str) -> Any:
         """The value of a fact key (``programme.kind`` reaches into the programme), or None."""
