@@ -266,3 +266,32 @@ def test_a_yaml_syntax_error_is_told_in_swedish_with_line_and_column(
         f"{path}:12: filen är inte giltig YAML, kolumn 16: ett kolon (:) står där ingen ny nyckel kan börja; "
         "kontrollera indraget, eller sätt texten inom citattecken om den innehåller ': '"
     )
+
+
+def test_cases_prints_each_problem_of_an_invalid_case_on_its_own_line(
+    write_case: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_case(CASE.replace("mode: phone", "mode: fax").replace("booked: true", "booked: ja"))
+    assert main(["cases", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"FAIL probe ({path}:1)",
+        "  fallet är ogiltigt:",
+        f"    {path}:7: contacts[0].mode: 'fax' är inte tillåtet; tillåtna värden: physical, phone, video, written, "
+        "letter, inbox, platform",
+        f"    {path}:8: contacts[0].booked: måste vara true eller false, inte 'ja'",
+        "0 passed, 1 failed",
+    ]
+
+
+def test_a_missed_error_expectation_shows_the_real_error_once(
+    write_case: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_case(CASE.replace("mode: phone", "mode: fax") + "    expect: {error: telefon}\n")
+    assert main(["cases", str(path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"FAIL probe ({path}:1)",
+        "  kontakt 1: väntat ett fel som innehåller 'telefon', men felet är:",
+        f"    {path}:7: contacts[0].mode: 'fax' är inte tillåtet; tillåtna värden: physical, phone, video, written, "
+        "letter, inbox, platform",
+        "0 passed, 1 failed",
+    ]

@@ -81,6 +81,9 @@ def read_case_file(path: Path, book: RuleBook | None = None) -> list[CaseEntry]:
         data = load_file(path)
     except YamlProblem as exc:
         return [CaseEntry(path, None, None, problems=[Problem(exc.path, exc.line, "", exc.message)])]
+    if data is None:
+        message = "filen är tom; ett fall ska vara ett block av nycklar (id, region, contacts …)"
+        return [CaseEntry(path, None, None, problems=[Problem(str(path), None, "", message)])]
     if isinstance(data, list):
         items: list[tuple[int | None, Any]] = list(enumerate(data))
     else:
@@ -151,7 +154,7 @@ def error_expectations(raw: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(contacts, list):
         for i, c in enumerate(contacts):
             if isinstance(c, dict) and isinstance(c.get("expect"), dict) and "error" in c["expect"]:
-                yield f"contact {i + 1}", c["expect"]["error"]
+                yield f"kontakt {i + 1}", c["expect"]["error"]
 
 
 def _norm_registration(text: str) -> str:
@@ -229,16 +232,17 @@ def price_case(book: RuleBook, case: Case) -> tuple[list[Outcome], Totals]:
 def run_entry(book: RuleBook, entry: CaseEntry) -> CaseResult:
     """Run one case and compare every expectation it gives."""
     if entry.case is None:
-        error = entry.error or "ogiltigt fall"
+        problems = [f"  {p}" for p in entry.problems]
         wanted = list(error_expectations(entry.raw))
         if not wanted:
-            return CaseResult(entry, [f"fallet är ogiltigt: {error}"])
-        failures = [
-            f"{where}: väntat ett fel som innehåller {text!r}, fick: {error}"
+            return CaseResult(entry, ["fallet är ogiltigt:", *problems])
+        error = entry.error or ""
+        missed = [
+            f"{where}: väntat ett fel som innehåller {text!r}, men felet är:"
             for where, text in wanted
             if str(text).casefold() not in error.casefold()
         ]
-        return CaseResult(entry, failures)
+        return CaseResult(entry, [*missed, *problems] if missed else [])
     outcomes, totals = price_case(book, entry.case)
     failures = []
     for i, (contact, outcome) in enumerate(zip(entry.case.contacts, outcomes, strict=True)):

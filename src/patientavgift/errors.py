@@ -57,22 +57,33 @@ def _allowed(ctx: dict[str, Any]) -> str:
     return expected.replace("' or '", "', '").replace("'", "")
 
 
-def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    # pydantic adds the member type of a union ("bool", "list[str]", "function-after[...]",
-    # "constrained-int", a model's name) to the location; those are not keys of the file.
-    return tuple(
-        p
-        for p in loc
-        if not (
-            isinstance(p, str)
-            and (
-                p in {"bool", "int", "str", "float", "decimal", "list[str]", "none"}
-                or "[" in p
-                or p.startswith(("literal", "constrained-"))
-                or p[:1].isupper()
-            )
-        )
+def _is_member_tag(part: str) -> bool:
+    return (
+        part in {"bool", "int", "str", "float", "decimal", "list[str]", "none"}
+        or "[" in part
+        or part.startswith(("literal", "constrained-"))
+        or part[:1].isupper()
     )
+
+
+def _clean_loc(loc: tuple[int | str, ...], data: Any) -> tuple[int | str, ...]:
+    # pydantic adds the member type of a union ("bool", "list[str]", "function-after[...]",
+    # "constrained-int", a model's name) to the location; those are not keys of the file. A part
+    # that is a key or an item of the data is always kept.
+    out: list[int | str] = []
+    node = data
+    for part in loc:
+        inside = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if inside:
+            node = node[part]
+        elif isinstance(part, str) and _is_member_tag(part):
+            continue
+        else:
+            node = None
+        out.append(part)
+    return tuple(out)
 
 
 NUMBER_LIKE = re.compile(r"^[-+]?(?:0[0-9_]+|[0-9][0-9_]*_[0-9_]*|0[xXoObB][0-9a-fA-F_]+|[0-9]+(?::[0-9]+)+)$")
@@ -141,7 +152,8 @@ def _message(
 ) -> str:
     shown = _shown(value)
     if kind == "extra_forbidden":
-        return f"okänd nyckel '{loc[-1]}'; {_suggest(str(loc[-1]), model)}"
+        key = str(loc[-1]) if loc else ""
+        return f"okänd nyckel '{key}'; {_suggest(key, model)}"
     if kind == "missing":
         return "saknas men måste anges"
     if kind == "bool_type":
@@ -175,7 +187,7 @@ def describe(
     """Turn a pydantic validation error into problems that point into the YAML `data`."""
     found: list[tuple[str, str, Problem]] = []
     for err in exc.errors():
-        loc = _clean_loc(tuple(err["loc"]))
+        loc = _clean_loc(tuple(err["loc"]), data_at(data, base))
         message = _message(err["type"], err.get("input"), err.get("ctx") or {}, loc, model)
         found.append((err["type"], field_path(loc), Problem(path, line_of(data, base + loc), field_path(loc), message)))
     # A union (e.g. `fee: 160 | {param: …}`, `undetermined: true | [keys]`) reports one error per
