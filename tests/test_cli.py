@@ -45,7 +45,7 @@ def test_failing_case_shows_expectation_and_trace(
     assert main(["cases", str(path.parent)]) == 1
     out = capsys.readouterr().out
     assert "FAIL cli-wrong" in out
-    assert "contact 1 (2026-02-10): fee: expected 200, got 160" in out
+    assert "contact 1 (2026-02-10): fee: väntat 200, fick 160" in out
     assert "[vgr.phone-replaces-visit]" in out
     assert out.strip().splitlines()[-1] == "1 passed, 1 failed"
 
@@ -89,4 +89,4 @@ def test_module_entry_point_is_the_same_program(write_case: Callable[..., Path])
 
 def test_missing_path_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cases", str(tmp_path / "nothing")]) == 1
-    assert "no such file or folder" in capsys.readouterr().err
+    assert "filen eller mappen finns inte" in capsys.readouterr().err

@@ -71,7 +71,7 @@ def test_rejected_rows_carry_line_and_reason_and_counts_reconcile(tmp_path: Path
     _, priced, rejected = _run(tmp_path)
     reasons = {row["line"]: row["reason"] for row in rejected}
     assert set(reasons) == {"8", "9", "10"}
-    assert "booked" in reasons["8"] and "true or false" in reasons["8"]
+    assert "booked" in reasons["8"] and "true eller false" in reasons["8"]
     assert "lappland" in reasons["9"] and "not a region id" in reasons["9"]
     assert "patient_id" in reasons["10"]
     assert len(priced) + len(rejected) == len(ROWS)

@@ -73,12 +73,12 @@ def test_check_names_each_problem_with_file_and_line(broken: Path, capsys: pytes
     skane = broken / "skane" / "region.yaml"
     national = broken / "national.yaml"
     expected = [
-        f"{vgr}:{_line(vgr, 'registraton: TB')}: rows[5].registraton: unknown key 'registraton'; did you mean 'registration'?",
-        f"{rjh}:{_line(rjh, 'valid_from: 2026-06-01')}: parameters[0].values[2].valid_from: the validity of "
-        "'jamtland-harjedalen.unit-fee' overlaps an earlier value (fr.o.m. 2026-01-01)",
-        f"{skane}:{_line(skane, '- id: skane.free-under-20')}: exemptions[0].cite: is required but missing",
-        f"{national}:{_line(national, 'amount: -44300')}: ceiling.prisbasbelopp[4].amount: -44300 is not allowed: "
-        "it must be 0 or more (no negative values)",
+        f"{vgr}:{_line(vgr, 'registraton: TB')}: rows[5].registraton: okänd nyckel 'registraton'; menade du 'registration'?",
+        f"{rjh}:{_line(rjh, 'valid_from: 2026-06-01')}: parameters[0].values[2].valid_from: giltighetstiden "
+        "för 'jamtland-harjedalen.unit-fee' överlappar ett tidigare värde (fr.o.m. 2026-01-01)",
+        f"{skane}:{_line(skane, '- id: skane.free-under-20')}: exemptions[0].cite: saknas men måste anges",
+        f"{national}:{_line(national, 'amount: -44300')}: ceiling.prisbasbelopp[4].amount: -44300 ligger "
+        "utanför det tillåtna intervallet 1–1 000 000 kr",
     ]
     for line in expected:
         assert line in out
@@ -99,7 +99,7 @@ def test_overlapping_rule_versions_are_reported(tmp_path: Path) -> None:
     )
     _, problems = check_rules(rules)
     assert [p.message for p in problems] == [
-        "the validity of rule 'vgr.phone' overlaps its earlier version (fr.o.m. 2024-04-01 t.o.m. 2027-11-27)"
+        "giltighetstiden för regeln 'vgr.phone' överlappar dess tidigare version (fr.o.m. 2024-04-01 t.o.m. 2027-11-27)"
     ]
 
 
@@ -112,7 +112,7 @@ def test_unknown_citation_is_reported(tmp_path: Path) -> None:
     )
     _, problems = check_rules(rules)
     assert [str(p).split(": ", 1)[1] for p in problems] == [
-        "rows[0].cite[0]: cites 'vgr.proxie', which is not a statement in the source register sources.yaml"
+        "rows[0].cite[0]: hänvisar till 'vgr.proxie', som inte är ett påstående i källregistret sources.yaml"
     ]
 
 
@@ -134,6 +134,6 @@ def test_unknown_parameter_is_reported_with_its_line(tmp_path: Path) -> None:
     table = rules / "jamtland-harjedalen" / "contacts.yaml"
     _, problems = check_rules(rules)
     assert [str(p) for p in problems] == [
-        f"{table}:{_line(table, 'unitfee')}: rows[7].fee.param: unknown parameter 'jamtland-harjedalen.unitfee'; "
-        "known: jamtland-harjedalen.unit-fee, vasterbotten.weekly-fee"
+        f"{table}:{_line(table, 'unitfee')}: rows[7].fee.param: okänd parameter 'jamtland-harjedalen.unitfee'; "
+        "kända: jamtland-harjedalen.unit-fee, vasterbotten.weekly-fee"
     ]

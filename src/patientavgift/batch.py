@@ -74,7 +74,7 @@ from .engine import (
     no_ceiling,
     period_end,
 )
-from .model import FACT_TYPES, Contact, Patient, Programme, ProgrammeKind, Region, Service, _parse_date
+from .model import FACT_TYPES, Contact, Patient, Programme, ProgrammeKind, Region, Service, _parse_date, contradictions
 from .register import (
     _REGIONS,
     _SERVICES,
@@ -344,6 +344,13 @@ def _check_cell(column: str, text: str) -> tuple[bool, Any]:
         return True, getattr(contact, column)
     except (ValidationError, ValueError):
         return False, None
+
+
+def _reject_contradictions(encoder: Encoder, enc: _Encoded) -> None:
+    """Rows whose facts contradict each other are invalid, as in `register._parse` (`model.contradictions`)."""
+    bad = [k for k in np.unique(enc.key[~enc.invalid]).tolist() if contradictions(encoder.decode(k)[0])]
+    if bad:
+        enc.invalid |= np.isin(enc.key, bad)
 
 
 @dataclass
@@ -1480,6 +1487,7 @@ def _price_pass(
                 if problem:
                     columns.problem[start + i] = problem
                     enc.invalid[i] = True
+        _reject_contradictions(encoder, enc)
         valid = ~enc.invalid
         segment = rules.segments_of(enc.day, valid)
         ruled = ["decision", "exempt_unknown", *([] if writers else ["net", "ceiling"])]

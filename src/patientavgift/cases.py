@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .engine import Outcome, Totals, Visit, price_contacts, selection
-from .errors import Problem, describe, field_path
+from .errors import Problem, describe, field_path, null_problems
 from .model import Case, Expect, ExpectTotal
 from .rules import RuleBook
 from .yamlio import YamlProblem, line_of, load_file
@@ -76,11 +76,14 @@ def case_files(paths: Iterable[Path]) -> Iterator[Path]:
 def read_case_file(path: Path, book: RuleBook | None = None) -> list[CaseEntry]:
     """Read one case file into entries (one per case)."""
     if not path.exists():
-        return [CaseEntry(path, None, None, problems=[Problem(str(path), None, "", "the file does not exist")])]
+        return [CaseEntry(path, None, None, problems=[Problem(str(path), None, "", "filen finns inte")])]
     try:
         data = load_file(path)
     except YamlProblem as exc:
         return [CaseEntry(path, None, None, problems=[Problem(exc.path, exc.line, "", exc.message)])]
+    if data is None:
+        message = "filen är tom; ett fall ska vara ett block av nycklar (id, region, contacts …)"
+        return [CaseEntry(path, None, None, problems=[Problem(str(path), None, "", message)])]
     if isinstance(data, list):
         items: list[tuple[int | None, Any]] = list(enumerate(data))
     else:
@@ -91,13 +94,22 @@ def read_case_file(path: Path, book: RuleBook | None = None) -> list[CaseEntry]:
         base: tuple[int | str, ...] = (index,) if index is not None else ()
         if not isinstance(raw, dict):
             entry.problems.append(
-                Problem(str(path), line_of(data, base), "", "a case must be a block of keys (id, region, contacts …)")
+                Problem(
+                    str(path),
+                    line_of(data, base),
+                    "",
+                    "ett fall ska vara ett block av nycklar (id, region, contacts …)",
+                )
             )
         else:
+            entry.problems.extend(null_problems(data, str(path), base))
+            nulls = {p.field for p in entry.problems}
             try:
                 entry.case = Case.model_validate(raw)
             except ValidationError as exc:
-                entry.problems.extend(describe(exc, data, str(path), base, model=Case))
+                entry.problems.extend(
+                    p for p in describe(exc, data, str(path), base, model=Case) if p.field not in nulls
+                )
             if entry.case:
                 entry.problems.extend(_semantic_problems(entry.case, book, data, path, base))
                 if entry.problems:
@@ -117,13 +129,13 @@ def _semantic_problems(
     if isinstance(case.proposals, list):
         for i, pid in enumerate(case.proposals):
             if pid not in book.proposals:
-                known = ", ".join(sorted(book.proposals)) or "none"
+                known = ", ".join(sorted(book.proposals)) or "inga"
                 problems.append(
                     Problem(
                         str(path),
                         line_of(data, (*base, "proposals", i)),
                         f"proposals[{i}]",
-                        f"unknown proposal id '{pid}'; known proposals: {known}",
+                        f"okänt förslags-id '{pid}'; kända förslag: {known}",
                     )
                 )
     return problems
@@ -142,7 +154,7 @@ def error_expectations(raw: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(contacts, list):
         for i, c in enumerate(contacts):
             if isinstance(c, dict) and isinstance(c.get("expect"), dict) and "error" in c["expect"]:
-                yield f"contact {i + 1}", c["expect"]["error"]
+                yield f"kontakt {i + 1}", c["expect"]["error"]
 
 
 def _norm_registration(text: str) -> str:
@@ -160,47 +172,47 @@ def registration_matches(got: str | None, wanted: str) -> bool:
 def compare(expect: Expect, outcome: Outcome) -> list[str]:
     """Every expectation of one contact that the outcome does not meet, as sentences."""
     failures: list[str] = []
-    why = "; ".join(outcome.reasons) or "undetermined"
+    why = "; ".join(outcome.reasons) or "ej avgjort"
     for key in expect.model_fields_set:
         wanted = getattr(expect, key)
         if key in {"fee", "list_fee"}:
             got = getattr(outcome, key)
             if got != wanted:
-                shown = "undetermined (" + why + ")" if got is None else f"{got}"
-                failures.append(f"{key}: expected {wanted}, got {shown}")
+                shown = "ej avgjort (" + why + ")" if got is None else f"{got}"
+                failures.append(f"{key}: väntat {wanted}, fick {shown}")
         elif key == "contact_points":
             got_points = outcome.contact_points
             if got_points is None or round(got_points, 2) != round(Decimal(str(wanted)), 2):
                 failures.append(
-                    f"contact_points: expected {wanted}, got {got_points if got_points is not None else 'none'}"
+                    f"contact_points: väntat {wanted}, fick {got_points if got_points is not None else 'inga'}"
                 )
         elif key == "registration":
             if not registration_matches(outcome.registration, wanted):
-                failures.append(f"registration: expected {wanted!r}, got {outcome.registration!r}")
+                failures.append(f"registration: väntat {wanted!r}, fick {outcome.registration!r}")
         elif key == "undetermined":
             if isinstance(wanted, list):
                 if not outcome.undetermined:
                     failures.append(
-                        f"undetermined: expected missing {wanted}, but the fee was decided ({outcome.fee} kr)"
+                        f"undetermined: väntat saknade uppgifter {wanted}, men avgiften avgjordes ({outcome.fee} kr)"
                     )
                 elif not set(wanted) <= set(outcome.missing):
                     failures.append(
-                        f"undetermined: expected missing {sorted(wanted)}, got missing {outcome.missing} ({why})"
+                        f"undetermined: väntat saknade uppgifter {sorted(wanted)}, fick {outcome.missing} ({why})"
                     )
             elif outcome.undetermined != wanted:
                 failures.append(
-                    f"undetermined: expected {wanted}, got {outcome.undetermined}"
+                    f"undetermined: väntat {wanted}, fick {outcome.undetermined}"
                     + (f" ({why})" if outcome.undetermined else "")
                 )
         elif key == "warning":
             if not any(wanted.casefold() in w.casefold() for w in outcome.warnings):
-                failures.append(f"warning: expected one containing {wanted!r}, got {outcome.warnings}")
+                failures.append(f"warning: väntat en varning som innehåller {wanted!r}, fick {outcome.warnings}")
         elif key == "error":
-            failures.append(f"error: expected an error containing {wanted!r}, but the case is valid")
+            failures.append(f"error: väntat ett fel som innehåller {wanted!r}, men fallet är giltigt")
         else:
             got = getattr(outcome, key)
             if got != wanted:
-                failures.append(f"{key}: expected {wanted}, got {got}")
+                failures.append(f"{key}: väntat {wanted}, fick {got}")
     return failures
 
 
@@ -209,11 +221,11 @@ def compare_total(expect: ExpectTotal, totals: Totals) -> list[str]:
     for key in expect.model_fields_set:
         wanted = getattr(expect, key)
         if key == "error":
-            failures.append(f"expect_total.error: expected an error containing {wanted!r}, but the case is valid")
+            failures.append(f"expect_total.error: väntat ett fel som innehåller {wanted!r}, men fallet är giltigt")
             continue
         got = getattr(totals, key)
         if got != wanted:
-            failures.append(f"expect_total.{key}: expected {wanted}, got {got if got is not None else 'undetermined'}")
+            failures.append(f"expect_total.{key}: väntat {wanted}, fick {got if got is not None else 'ej avgjort'}")
     return failures
 
 
@@ -228,16 +240,17 @@ def price_case(book: RuleBook, case: Case) -> tuple[list[Outcome], Totals]:
 def run_entry(book: RuleBook, entry: CaseEntry) -> CaseResult:
     """Run one case and compare every expectation it gives."""
     if entry.case is None:
-        error = entry.error or "invalid case"
+        problems = [f"  {p}" for p in entry.problems]
         wanted = list(error_expectations(entry.raw))
         if not wanted:
-            return CaseResult(entry, [f"the case is invalid: {error}"])
-        failures = [
-            f"{where}: expected an error containing {text!r}, got: {error}"
+            return CaseResult(entry, ["fallet är ogiltigt:", *problems])
+        error = entry.error or ""
+        missed = [
+            f"{where}: väntat ett fel som innehåller {text!r}, men felet är:"
             for where, text in wanted
             if str(text).casefold() not in error.casefold()
         ]
-        return CaseResult(entry, failures)
+        return CaseResult(entry, [*missed, *problems] if missed else [])
     outcomes, totals = price_case(book, entry.case)
     failures = []
     for i, (contact, outcome) in enumerate(zip(entry.case.contacts, outcomes, strict=True)):
@@ -257,7 +270,9 @@ def run_paths(book: RuleBook, paths: Iterable[Path]) -> list[CaseResult]:
             result = run_entry(book, entry)
             if entry.case is not None:
                 if entry.id in seen:
-                    result.failures.append(f"the id '{entry.id}' is also used in {seen[entry.id]}; ids must be unique")
+                    result.failures.append(
+                        f"id '{entry.id}' används också i {seen[entry.id]}; varje id får bara användas en gång"
+                    )
                 seen.setdefault(entry.id, path)
             results.append(result)
     return results

@@ -18,10 +18,10 @@ def _cases(args: argparse.Namespace) -> int:
     book = load_rules(args.rules)
     missing = [p for p in args.paths if not p.exists()]
     for p in missing:
-        print(f"{p}: no such file or folder", file=sys.stderr)
+        print(f"{p}: filen eller mappen finns inte", file=sys.stderr)
     results = run_paths(book, [p for p in args.paths if p.exists()])
     if not results and not missing:
-        print("no case files (.yaml/.yml) found under " + ", ".join(str(p) for p in args.paths), file=sys.stderr)
+        print("inga fallfiler (.yaml/.yml) hittades under " + ", ".join(str(p) for p in args.paths), file=sys.stderr)
         return 1
     failed = [r for r in results if not r.passed]
     for result in failed:
@@ -33,7 +33,7 @@ def _cases(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     book = load_rules(args.rules)
     if not args.case.is_file():
-        print(f"{args.case}: explain takes one case file (.yaml); this is not a file", file=sys.stderr)
+        print(f"{args.case}: explain tar en fallfil (.yaml); detta är ingen fil", file=sys.stderr)
         return 1
     status = 0
     for entry in read_case_file(args.case, book):
@@ -62,7 +62,7 @@ def case_problems(paths: list[Path], book_rules: Path | None) -> list[Problem]:
             case = entry.case
             where = f"{path}:{entry.line}" if entry.line else str(path)
             if case.id in seen:
-                problems.append(Problem(str(path), entry.line, "id", f"'{case.id}' is already used at {seen[case.id]}"))
+                problems.append(Problem(str(path), entry.line, "id", f"'{case.id}' används redan i {seen[case.id]}"))
             seen.setdefault(case.id, where)
             if not case.source and not case.cites:
                 problems.append(
@@ -70,15 +70,13 @@ def case_problems(paths: list[Path], book_rules: Path | None) -> list[Problem]:
                         str(path),
                         entry.line,
                         "source",
-                        "the case cites no source; add `source` (text) or `cites` (statement ids)",
+                        "fallet anger ingen källa; lägg till `source` (text) eller `cites` (påstående-id)",
                     )
                 )
             for i, sid in enumerate(case.cites):
-                if sid not in book.statements:
+                if book.statements and sid not in book.statements:  # (without a source register, that is the problem)
                     problems.append(
-                        Problem(
-                            str(path), entry.line, f"cites[{i}]", f"'{sid}' is not a statement in the source register"
-                        )
+                        Problem(str(path), entry.line, f"cites[{i}]", f"'{sid}' är inget påstående i källregistret")
                     )
     return problems
 
@@ -89,13 +87,13 @@ def _check(args: argparse.Namespace) -> int:
     problems += case_problems([p for p in paths if p.exists()], args.rules)
     for p in paths:
         if not p.exists():
-            problems.append(Problem(str(p), None, "", "no such file or folder"))
+            problems.append(Problem(str(p), None, "", "filen eller mappen finns inte"))
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found")
+        print(f"{len(problems)} fel hittades")
         return 1
-    print("rule data and cases are valid")
+    print("regeldata och fall är giltiga")
     return 0
 
 
@@ -178,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except RuleDataError as exc:
-        print("The rule data has problems; nothing was computed:", file=sys.stderr)
+        print("Regeldata har fel; inget har räknats ut:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2

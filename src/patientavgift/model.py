@@ -18,11 +18,13 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     Strict,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -248,18 +250,71 @@ def _parse_date(value: Any) -> Any:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"'{value}' is not a date; write dates as YYYY-MM-DD, e.g. 2026-02-10")
+        raise ValueError(f"'{value}' är inget datum; skriv datum som ÅÅÅÅ-MM-DD, t.ex. 2026-02-10")
     try:
         return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"'{value}' is not a real calendar date ({exc})") from None
+    except ValueError:
+        raise ValueError(f"'{value}' är inget verkligt datum (dagen eller månaden finns inte)") from None
 
 
 IsoDate = Annotated[date, BeforeValidator(_parse_date)]
 Flag = Annotated[bool, Strict()]
 Whole = Annotated[int, Strict()]
+
+
+def within(low: int, high: int, unit: str) -> AfterValidator:
+    """A check that a number lies from `low` to `high` (both included); the message states the range."""
+
+    def check(value: Any) -> Any:
+        if not low <= value <= high:
+            span = f"{low}–{high:,} {unit}".replace(",", " ").rstrip()
+            raise ValueError(f"{value} ligger utanför det tillåtna intervallet {span}")
+        return value
+
+    return AfterValidator(check)
+
+
+Age = Annotated[int, Strict(), within(0, 130, "år")]
+"""An age in whole years."""
+Kronor = Annotated[int, Strict(), within(0, 100_000, "kr")]
+"""A fee or an amount toward the ceiling, in whole kronor."""
 KVA_CODE = re.compile(r"^[A-Z]{2}[0-9]{3}$")
 CASE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def contradictions(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for every contact fact that contradicts another one given with it.
+
+    Used by the case and register models alike (`Contact`), and by the batch pricing on each
+    distinct combination of facts, so every path rejects the same contacts for the same reason.
+    """
+    mode = facts.get("mode")
+    found: list[tuple[str, str]] = []
+    if mode == Mode.physical and facts.get("realtime") is False:
+        found.append(("realtime", "ett fysiskt besök sker alltid i realtid; realtime: false motsäger mode: physical"))
+    if mode == Mode.letter and facts.get("programme_event") is not None:
+        found.append(
+            (
+                "programme_event",
+                "ett fysiskt brev (mode: letter) är ingen programhändelse; ta bort programme_event "
+                "eller ange kontaktformen för programmet",
+            )
+        )
+    if facts.get("changed_character") is True and facts.get("booked") is False:
+        found.append(
+            (
+                "changed_character",
+                "bara en bokad kontakt kan ändra karaktär; changed_character: true motsäger booked: false",
+            )
+        )
+    if mode in (Mode.letter, Mode.platform) and facts.get("kva_codes"):
+        found.append(
+            (
+                "kva_codes",
+                f"kontaktformen {mode.value} ({mode.label}) registreras inte med KVÅ-koder; ta bort kva_codes",
+            )
+        )
+    return found
 
 
 class _Strict(BaseModel):
@@ -279,11 +334,11 @@ class Programme(_Strict):
 class Expect(_Strict):
     """What a case says the rules must conclude about one contact; only given keys are checked."""
 
-    fee: Annotated[int, Strict(), Field(ge=0)] | None = None
-    list_fee: Annotated[int, Strict(), Field(ge=0)] | None = None
+    fee: Kronor | None = None
+    list_fee: Kronor | None = None
     qualified: Flag | None = None
     registration: str | None = None
-    contact_points: Annotated[float, Field(ge=0)] | None = None
+    contact_points: Annotated[float, within(0, 100, "poäng")] | None = None
     category: ProgrammeKind | None = None
     invoice_home_region: Flag | None = None
     frikort: Flag | None = None
@@ -296,9 +351,9 @@ class Expect(_Strict):
 class ExpectTotal(_Strict):
     """Expectations over the whole case."""
 
-    paid: Annotated[int, Strict(), Field(ge=0)] | None = None
+    paid: Annotated[int, Strict(), within(0, 10_000_000, "kr")] | None = None
     frikort_from: IsoDate | None = None
-    ceiling: Annotated[int, Strict(), Field(ge=0)] | None = None
+    ceiling: Kronor | None = None
     error: str | None = None
 
 
@@ -337,10 +392,16 @@ class Contact(_Strict):
     def _kva(cls, codes: list[str] | None) -> list[str] | None:
         for code in codes or []:
             if not isinstance(code, str) or not KVA_CODE.match(code):
-                raise ValueError(
-                    f"'{code}' is not a KVÅ code; a code is two capital letters and three digits, e.g. ZV051"
-                )
+                raise ValueError(f"'{code}' är ingen KVÅ-kod; en kod är två versaler och tre siffror, t.ex. ZV051")
         return codes
+
+    @field_validator("realtime", "changed_character", "kva_codes", "programme_event")
+    @classmethod
+    def _agrees(cls, value: Any, info: ValidationInfo) -> Any:
+        for key, message in contradictions({**info.data, info.field_name or "": value}):
+            if key == info.field_name:
+                raise ValueError(message)
+        return value
 
     def fact(self, key: str) -> Any:
         """The value of a fact key (``programme.kind`` reaches into the programme), or None."""
@@ -352,10 +413,10 @@ class Contact(_Strict):
 class Patient(_Strict):
     """The patient: an age or a birth date, the home region and the high-cost period so far."""
 
-    age: Annotated[int, Strict(), Field(ge=0, le=130)] | None = None
+    age: Age | None = None
     birth_date: IsoDate | None = None
     home_region: Region | None = None
-    paid_in_period: Annotated[int, Strict(), Field(ge=0)] | None = None
+    paid_in_period: Kronor | None = None
     period_start: IsoDate | None = None
     # Extension: whether the patient already holds a frikort when the case starts (needed only when
     # paid_in_period reached a ceiling that was later raised, which the amount alone cannot tell).
@@ -364,7 +425,7 @@ class Patient(_Strict):
     @model_validator(mode="after")
     def _one_age(self) -> Patient:
         if self.age is not None and self.birth_date is not None:
-            raise ValueError("give either age or birth_date, not both")
+            raise ValueError("ange antingen age eller birth_date, inte båda")
         return self
 
     def age_on(self, day: date) -> int | None:
@@ -404,8 +465,8 @@ class Case(_Strict):
     def _id(cls, value: str) -> str:
         if not CASE_ID.match(value):
             raise ValueError(
-                f"'{value}' is not a valid case id; use lowercase letters, digits and dashes, "
-                "e.g. vgr-rehab-phone-replaces-visit"
+                f"'{value}' är inget giltigt fall-id; använd gemener, siffror och bindestreck, "
+                "t.ex. vgr-rehab-phone-replaces-visit"
             )
         return value
 
@@ -421,8 +482,8 @@ class Case(_Strict):
                 found.append(
                     (
                         ("contacts", i, "date"),
-                        f"contacts must be in date order: contact {i + 1} ({self.contacts[i].date}) "
-                        f"comes before contact {i} ({self.contacts[i - 1].date})",
+                        f"kontakterna ska stå i datumordning: kontakt {i + 1} ({self.contacts[i].date}) "
+                        f"ligger före kontakt {i} ({self.contacts[i - 1].date})",
                     )
                 )
         first = self.contacts[0].date
@@ -430,15 +491,15 @@ class Case(_Strict):
             found.append(
                 (
                     ("patient", "birth_date"),
-                    f"the birth date {self.patient.birth_date} is after the first contact ({first})",
+                    f"födelsedatumet {self.patient.birth_date} ligger efter den första kontakten ({first})",
                 )
             )
         if self.patient.period_start and self.patient.period_start > first:
             found.append(
                 (
                     ("patient", "period_start"),
-                    f"the period start {self.patient.period_start} is after the first contact ({first}); "
-                    "the period must already be running when the case starts",
+                    f"periodens början {self.patient.period_start} ligger efter den första kontakten ({first}); "
+                    "perioden måste redan pågå när fallet börjar",
                 )
             )
         return found

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,12 +29,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from .conditions import Condition, ConditionError, compile_condition, refs
 from .confidence import Confidence, of_item
-from .errors import Problem, RuleDataError, describe, field_path
-from .model import IsoDate, ProgrammeKind, Region, Service
+from .errors import Problem, RuleDataError, describe, field_path, null_problems
+from .model import Age, IsoDate, Kronor, ProgrammeKind, Region, Service, within
 from .yamlio import LineDict, LineList, YamlProblem, line_of, load_file
 
 PACKAGE_RULES = Path(__file__).parent / "rules"
@@ -51,7 +52,14 @@ BearsOn = Literal[
     "statistics",
     "context",
 ]
-Amount = Annotated[int, Field(ge=0, strict=True)]
+Amount = Kronor
+Points = Annotated[Decimal, within(0, 100, "poäng")]
+
+
+def _fraction(value: Decimal) -> Decimal:
+    if not 0 < value < 1:
+        raise ValueError(f"{value} är inte tillåtet: faktorn ska vara större än 0 och mindre än 1")
+    return value
 
 
 class _Data(BaseModel):
@@ -118,11 +126,13 @@ class Dated(_Data):
     @model_validator(mode="after")
     def _dates(self) -> Dated:
         if self.valid_to is not None and self.valid_to < self.valid_from:
-            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+            raise ValueError(f"valid_to {self.valid_to} ligger före valid_from {self.valid_from}")
         if self.status == "decided" and self.proposal:
-            raise ValueError("a decided rule cannot name a proposal; set status: proposed or remove 'proposal'")
+            raise ValueError(
+                "en beslutad regel kan inte ange ett förslag; sätt status: proposed eller ta bort 'proposal'"
+            )
         if self.status != "decided" and not self.proposal:
-            raise ValueError(f"a rule with status {self.status} must name its proposal id in 'proposal'")
+            raise ValueError(f"en regel med status {self.status} måste ange förslagets id i 'proposal'")
         return self
 
     def in_force(self, on: date) -> bool:
@@ -144,7 +154,7 @@ class FeeRef(_Data):
     @model_validator(mode="after")
     def _one(self) -> FeeRef:
         if (self.param is None) == (self.table is None):
-            raise ValueError("a fee reference needs exactly one of 'param' or 'table'")
+            raise ValueError("en avgiftshänvisning ska ange exakt en av 'param' och 'table'")
         return self
 
 
@@ -153,7 +163,7 @@ class PointsExtra(_Data):
 
     id: str
     when: Any
-    points: Annotated[Decimal, Field(ge=0)]
+    points: Points
     text: str | None = None
     cite: list[str] = Field(min_length=1)
 
@@ -176,7 +186,7 @@ class Row(Dated):
     fee: Amount | FeeRef | None = None
     qualified: bool | None = None
     registration: str | None = None
-    contact_points: Annotated[Decimal, Field(ge=0)] | None = None
+    contact_points: Points | None = None
     points_extra: list[PointsExtra] = []
     kva: list[list[str]] = []
     kva_any_code: bool = False
@@ -234,14 +244,14 @@ class Exemption(Dated):
     """An age exemption: free below an age (regional) or from an age (national 85+)."""
 
     id: str
-    free_under_age: Annotated[int, Field(ge=0, strict=True)] | None = None
-    free_from_age: Annotated[int, Field(ge=0, strict=True)] | None = None
+    free_under_age: Age | None = None
+    free_from_age: Age | None = None
     text: str | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> Exemption:
         if (self.free_under_age is None) == (self.free_from_age is None):
-            raise ValueError("an exemption needs exactly one of free_under_age or free_from_age")
+            raise ValueError("en åldersbefrielse ska ange exakt en av free_under_age och free_from_age")
         return self
 
     def covers(self, age: int) -> bool:
@@ -263,8 +273,8 @@ class RegionFile(_Data):
 class PrisBasBelopp(_Data):
     """The prisbasbelopp of one calendar year (its validity is that year, 1 January–31 December)."""
 
-    year: Annotated[int, Field(ge=1900, le=2200, strict=True)]
-    amount: Amount
+    year: Annotated[int, Strict(), within(1900, 2200, "")]
+    amount: Annotated[int, Strict(), within(1, 1_000_000, "kr")]
     status: Literal["decided"] = "decided"
     confidence: Confidence | None = None
     cite: list[str] = Field(min_length=1)
@@ -274,9 +284,9 @@ class CeilingRule(Dated):
     """The ceiling is `factor` × prisbasbelopp, rounded down to a multiple of `round_down_to`."""
 
     id: str
-    factor: Annotated[Decimal, Field(gt=0)]
-    round_down_to: Annotated[int, Field(gt=0, strict=True)]
-    period_months: Annotated[int, Field(gt=0, strict=True)] = 12
+    factor: Annotated[Decimal, AfterValidator(_fraction)]
+    round_down_to: Annotated[int, Strict(), within(1, 10_000, "kr")]
+    period_months: Annotated[int, Strict(), within(1, 120, "månader")] = 12
     text: str | None = None
 
 
@@ -468,20 +478,68 @@ class _Collector:
         self.problems.append(Problem(str(path), line_of(data, loc), field_path(loc), message))
 
 
-def _read(path: Path, problems: _Collector) -> Any:
+HOLDS = {
+    "sources.yaml": "källregistret: dokumenten (documents) och deras påståenden (statements)",
+    "national.yaml": "högkostnadsskyddet (ceiling) och de nationella åldersbefrielserna (exemptions)",
+    "region.yaml": "regionens id (region), titel (title) och de tjänster reglerna gäller (services)",
+    "categories.yaml": "tabellen som delar in program i självhjälp, stöd och behandling (kind: categories)",
+}
+"""What each rule file the engine needs must hold (said when it is missing or empty)."""
+TABLE_HOLDS = "en regeltabell: id, kind, title och rows"
+
+
+def _read(path: Path, problems: _Collector, holds: str) -> Any:
+    """A rule file's YAML tree, or None (with the problem noted) when it is missing, unreadable or empty."""
+    if not path.is_file():
+        problems.problems.append(Problem(str(path), None, "", f"filen saknas; den ska innehålla {holds}"))
+        return None
     try:
-        return load_file(path)
+        data = load_file(path)
     except YamlProblem as exc:
         problems.problems.append(Problem(exc.path, exc.line, "", exc.message))
         return None
-
-
-def _model(cls: type[BaseModel], data: Any, path: Path, problems: _Collector) -> Any:
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        problems.problems.extend(describe(exc, data, str(path), model=cls))
+    if data is None:
+        problems.problems.append(Problem(str(path), None, "", f"filen är tom; den ska innehålla {holds}"))
         return None
+    if not isinstance(data, LineDict):
+        where = getattr(data, "line", None)
+        message = f"filen ska vara ett block av nycklar och värden med {holds}"
+        problems.problems.append(Problem(str(path), where, "", message))
+        return None
+    return data
+
+
+def _model(cls: type[BaseModel], data: Any, path: Path, problems: _Collector, raw: Any = None) -> Any:
+    """The validated model, or None with every problem noted. `raw` is the file as written
+    when `data` carries the file's defaults in every row: a problem in a default is then
+    reported once, where the default is written."""
+    raw = data if raw is None else raw
+    found = null_problems(raw, str(path), allowed=frozenset({"valid_to"}))
+    nulls = {p.field for p in found}
+    try:
+        model = cls.model_validate(data)
+    except ValidationError as exc:
+        model = None
+        for p in describe(exc, data, str(path), model=cls):
+            p = _from_defaults(p, raw)
+            if p.field not in nulls and p not in found:
+                found.append(p)
+    problems.problems.extend(found)
+    return None if found else model
+
+
+def _from_defaults(problem: Problem, raw: Any) -> Problem:
+    """A problem in a row's key that the row takes from the file's `defaults`, moved to the default."""
+    match = re.match(r"rows\[(\d+)\]\.([^.\[]+)(.*)", problem.field)
+    defaults = raw.get("defaults") if isinstance(raw, dict) else None
+    if not match or not isinstance(defaults, dict) or match[2] not in defaults:
+        return problem
+    rows = raw.get("rows")
+    row = rows[int(match[1])] if isinstance(rows, list) and int(match[1]) < len(rows) else None
+    if isinstance(row, dict) and match[2] in row:
+        return problem
+    line = line_of(raw, ("defaults", match[2]))
+    return Problem(problem.path, line, f"defaults.{match[2]}{match[3]}", problem.message)
 
 
 def rules_dir() -> Path:
@@ -496,19 +554,25 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
     book = RuleBook(root=root)
     out = _Collector()
     if not root.is_dir():
-        out.problems.append(Problem(str(root), None, "", "the rule folder does not exist"))
+        out.problems.append(Problem(str(root), None, "", "regelmappen finns inte"))
         return book, out.problems
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in {".yml", ".yaml"}):
+        if path.suffix != ".yaml":
+            out.problems.append(
+                Problem(str(path), None, "", f"regelfiler ska sluta på .yaml; byt namn till {path.stem}.yaml")
+            )
+        elif path.parent == root and path.name not in {"sources.yaml", "national.yaml"}:
+            message = "okänd regelfil; i regelmappen finns bara sources.yaml, national.yaml och en mapp per region"
+            out.problems.append(Problem(str(path), None, "", message))
 
     # Source register.
     src_path = root / "sources.yaml"
-    src_data = _read(src_path, out) if src_path.exists() else None
-    if not src_path.exists():
-        out.problems.append(Problem(str(src_path), None, "", "the source register sources.yaml is missing"))
+    src_data = _read(src_path, out, HOLDS["sources.yaml"])
     sources = _model(SourcesFile, src_data, src_path, out) if src_data is not None else None
     if sources:
         for di, doc in enumerate(sources.documents):
             if doc.id in book.documents:
-                out.add(src_path, src_data, ("documents", di, "id"), f"document id '{doc.id}' is used twice")
+                out.add(src_path, src_data, ("documents", di, "id"), f"dokument-id '{doc.id}' används två gånger")
             book.documents[doc.id] = doc
             for si, st in enumerate(doc.statements):
                 if st.id in book.statements:
@@ -516,7 +580,7 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                         src_path,
                         src_data,
                         ("documents", di, "statements", si, "id"),
-                        f"statement id '{st.id}' is used twice",
+                        f"påstående-id '{st.id}' används två gånger",
                     )
                 book.statements[st.id] = (doc, st)
 
@@ -525,8 +589,8 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
 
     # National rules.
     nat_path = root / "national.yaml"
-    if nat_path.exists():
-        nat_data = _read(nat_path, out)
+    nat_data = _read(nat_path, out, HOLDS["national.yaml"])
+    if nat_data is not None:
         national = _model(NationalFile, nat_data, nat_path, out) if nat_data is not None else None
         if national:
             book.national = national
@@ -545,7 +609,7 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                         nat_path,
                         nat_data,
                         ("ceiling", "prisbasbelopp", i, "year"),
-                        f"prisbasbelopp for {pbb.year} is given twice (also item {years[pbb.year] + 1})",
+                        f"prisbasbeloppet för {pbb.year} anges två gånger (även post {years[pbb.year] + 1})",
                     )
                 years[pbb.year] = i
             for i, rc in enumerate(c.regional):
@@ -556,16 +620,17 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
             for items in by_region.values():
                 for a, _b, loc in _overlaps(items):
                     out.add(
-                        nat_path, nat_data, loc, f"validity overlaps an earlier regional ceiling ({a.period_text()})"
+                        nat_path,
+                        nat_data,
+                        loc,
+                        f"giltighetstiden överlappar ett tidigare regionalt tak ({a.period_text()})",
                     )
             _exemption_overlaps(nat_path, nat_data, national.exemptions, ("exemptions",), out)
-    else:
-        out.problems.append(Problem(str(nat_path), None, "", "national.yaml (ceiling, 85+ rule) is missing"))
 
     # Regions and tables.
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(folder.glob("*.yaml")):
-            data = _read(path, out)
+            data = _read(path, out, HOLDS.get(path.name, TABLE_HOLDS))
             if data is None:
                 continue
             if path.name == "region.yaml":
@@ -576,74 +641,94 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                             path,
                             data,
                             ("region",),
-                            f"region '{region.region.value}' does not match its folder '{folder.name}'",
+                            f"regionen '{region.region.value}' stämmer inte med mappen '{folder.name}'",
                         )
                     book.regions[region.region] = region
                     for i, ex in enumerate(region.exemptions):
                         cited.append((path, data, ("exemptions", i), ex.cite))
                     _exemption_overlaps(path, data, region.exemptions, ("exemptions",), out)
                 continue
-            if isinstance(data, dict) and isinstance(data.get("rows"), list):
+            raw = data
+            if isinstance(data.get("rows"), list):
                 defaults = data.get("defaults") or {}
-                if isinstance(defaults, dict) and isinstance(data, LineDict):
+                if isinstance(defaults, dict):
                     data = _with_defaults(data, defaults)
-            table = _model(TableFile, data, path, out)
+            table = _model(TableFile, data, path, out, raw)
             if table is None:
                 continue
             if table.id in book.tables:
-                out.add(path, data, ("id",), f"table id '{table.id}' is already used in {book.table_files[table.id]}")
+                out.add(path, data, ("id",), f"tabell-id '{table.id}' används redan i {book.table_files[table.id]}")
             book.tables[table.id] = table
             book.table_files[table.id] = path
             raw_tables[table.id] = data
             if table.kind == "contacts":
                 if table.region is None:
-                    out.add(path, data, ("region",), "a contacts table must name its region")
+                    out.add(path, data, ("region",), "en kontakttabell måste ange sin region")
                 elif table.region in book.contacts_table:
-                    out.add(path, data, ("region",), f"region {table.region.value} already has a contacts table")
+                    out.add(path, data, ("region",), f"regionen {table.region.value} har redan en kontakttabell")
                 else:
                     book.contacts_table[table.region] = table.id
             _load_table(book, table, path, data, out, cited)
 
+    categories = root / "common" / "categories.yaml"
+    if not any(t.kind == "categories" for t in book.tables.values()):
+        if not categories.is_file():
+            out.problems.append(
+                Problem(str(categories), None, "", f"filen saknas; den ska innehålla {HOLDS['categories.yaml']}")
+            )
+        elif not any(p.path == str(categories) for p in out.problems):
+            out.problems.append(
+                Problem(str(categories), None, "kind", f"filen ska innehålla {HOLDS['categories.yaml']}")
+            )
+
     # Cross-checks.
     for region, table_id in book.contacts_table.items():
-        if region not in book.regions:
+        if region not in book.regions and not (root / region.value / "region.yaml").exists():
             path = book.table_files[table_id]
             out.problems.append(
-                Problem(str(path), None, "region", f"{region.value} has a contacts table but no region.yaml")
+                Problem(str(path), None, "region", f"{region.value} har en kontakttabell men ingen region.yaml")
             )
     for region in book.regions:
         failed = any(Path(p.path).parent == root / region.value for p in out.problems)
         if region not in book.contacts_table and not failed:
             out.problems.append(
-                Problem(str(root / region.value), None, "", f"{region.value} has region.yaml but no contacts table")
+                Problem(str(root / region.value), None, "", f"{region.value} har region.yaml men ingen kontakttabell")
             )
-    known = ", ".join(book.definitions) or "none"
+    known = ", ".join(book.definitions) or "inga"
     for table_id, table in book.tables.items():
         path, data = book.table_files[table_id], raw_tables[table_id]
         for name in table.definitions:
             for target in refs(book.definitions[name]) if name in book.definitions else set():
                 if target not in book.definitions:
                     out.add(
-                        path, data, ("definitions", name), f"refers to unknown definition '{target}'; known: {known}"
+                        path,
+                        data,
+                        ("definitions", name),
+                        f"hänvisar till den okända definitionen '{target}'; kända: {known}",
                     )
         for i, row in enumerate(table.rows):
             compiled = book.conditions.get((table_id, row.id + "@" + str(row.valid_from)))
             for target in refs(compiled) if compiled else set():
                 if target not in book.definitions:
-                    out.add(path, data, ("rows", i, "when"), f"refers to unknown definition '{target}'; known: {known}")
+                    out.add(
+                        path,
+                        data,
+                        ("rows", i, "when"),
+                        f"hänvisar till den okända definitionen '{target}'; kända: {known}",
+                    )
             if isinstance(row.fee, FeeRef):
                 if row.fee.param and row.fee.param not in book.parameters:
-                    names = ", ".join(book.parameters) or "none"
+                    names = ", ".join(book.parameters) or "inga"
                     out.add(
-                        path, data, ("rows", i, "fee", "param"), f"unknown parameter '{row.fee.param}'; known: {names}"
+                        path, data, ("rows", i, "fee", "param"), f"okänd parameter '{row.fee.param}'; kända: {names}"
                     )
                 if row.fee.table and (row.fee.table not in book.tables or book.tables[row.fee.table].kind != "lookup"):
-                    lookups = ", ".join(t for t, v in book.tables.items() if v.kind == "lookup") or "none"
+                    lookups = ", ".join(t for t, v in book.tables.items() if v.kind == "lookup") or "inga"
                     out.add(
                         path,
                         data,
                         ("rows", i, "fee", "table"),
-                        f"'{row.fee.table}' is not a lookup table; lookup tables: {lookups}",
+                        f"'{row.fee.table}' är ingen uppslagstabell; uppslagstabeller: {lookups}",
                     )
     for path, data, loc, ids in cited if sources else []:
         for j, sid in enumerate(ids):
@@ -652,7 +737,7 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                     path,
                     data,
                     (*loc, "cite", j),
-                    f"cites '{sid}', which is not a statement in the source register sources.yaml",
+                    f"hänvisar till '{sid}', som inte är ett påstående i källregistret sources.yaml",
                 )
     return book, out.problems
 
@@ -665,7 +750,9 @@ def _exemption_overlaps(
         by_id.setdefault(ex.id, []).append((ex, (*base, i, "valid_from")))
     for rid, versions in by_id.items():
         for a, _b, loc in _overlaps(versions):
-            out.add(path, data, loc, f"the validity of '{rid}' overlaps its earlier version ({a.period_text()})")
+            out.add(
+                path, data, loc, f"giltighetstiden för '{rid}' överlappar dess tidigare version ({a.period_text()})"
+            )
 
 
 def _load_table(
@@ -678,7 +765,7 @@ def _load_table(
 ) -> None:
     for name, raw in table.definitions.items():
         if name in book.definitions:
-            out.add(path, data, ("definitions", name), f"definition '{name}' is already defined elsewhere")
+            out.add(path, data, ("definitions", name), f"definitionen '{name}' finns redan på annat ställe")
         try:
             book.definitions[name] = compile_condition(raw)
         except ConditionError as exc:
@@ -691,7 +778,7 @@ def _load_table(
                 out.add(path, data, ("readings", gi, "rows", ri), f"'{rid}' is not a row of this table")
     for pi, param in enumerate(table.parameters):
         if param.id in book.parameters:
-            out.add(path, data, ("parameters", pi, "id"), f"parameter '{param.id}' is already defined elsewhere")
+            out.add(path, data, ("parameters", pi, "id"), f"parametern '{param.id}' finns redan på annat ställe")
         book.parameters[param.id] = param
         for vi, value in enumerate(param.values):
             cited.append((path, data, ("parameters", pi, "values", vi), value.cite))
@@ -703,7 +790,9 @@ def _load_table(
             if v.status == "decided"
         ]
         for a, _b, loc in _overlaps(decided):
-            out.add(path, data, loc, f"the validity of '{param.id}' overlaps an earlier value ({a.period_text()})")
+            out.add(
+                path, data, loc, f"giltighetstiden för '{param.id}' överlappar ett tidigare värde ({a.period_text()})"
+            )
     by_id: dict[str, list[tuple[Dated, tuple[int | str, ...]]]] = {}
     for ri, row in enumerate(table.rows):
         cited.append((path, data, ("rows", ri), row.cite))
@@ -748,10 +837,10 @@ def _load_table(
                 path,
                 data,
                 ("rows", ri),
-                f"row '{row.id}' concludes nothing; give fee, qualified, registration, category or undetermined",
+                f"raden '{row.id}' avgör ingenting; ange fee, qualified, registration, category eller undetermined",
             )
         if table.kind == "categories" and row.category is None and row.undetermined is None:
-            out.add(path, data, ("rows", ri), "a row of a categories table must give a category")
+            out.add(path, data, ("rows", ri), "en rad i en kategoritabell måste ange en kategori (category)")
         for gi, group in enumerate(row.kva):
             for ci, code in enumerate(group):
                 if not (len(code) == 5 and code[:2].isalpha() and code[:2].isupper() and code[2:].isdigit()):
@@ -759,11 +848,16 @@ def _load_table(
                         path,
                         data,
                         ("rows", ri, "kva", gi, ci),
-                        f"'{code}' is not a KVÅ code (two capital letters and three digits, e.g. ZV051)",
+                        f"'{code}' är ingen KVÅ-kod (två versaler och tre siffror, t.ex. ZV051)",
                     )
     for rid, versions in by_id.items():
         for a, _b, loc in _overlaps(versions):
-            out.add(path, data, loc, f"the validity of rule '{rid}' overlaps its earlier version ({a.period_text()})")
+            out.add(
+                path,
+                data,
+                loc,
+                f"giltighetstiden för regeln '{rid}' överlappar dess tidigare version ({a.period_text()})",
+            )
 
 
 @cache
