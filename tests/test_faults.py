@@ -9,6 +9,8 @@ output may exist, an earlier one must be unchanged, and the next run must clean 
 
 from __future__ import annotations
 
+import csv
+import decimal
 import errno
 import os
 import subprocess
@@ -17,6 +19,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import fastparquet
+import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -265,8 +270,6 @@ def test_outputs_that_cannot_be_files_give_one_line(
 
 
 def test_a_binary_column_is_not_written_to_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import pyarrow as pa
-
     table = _table()
     table = table.append_column("blob", pa.array([b"\x00\x01"] * table.num_rows))
     pq.write_table(table, tmp_path / "register.parquet")
@@ -294,3 +297,76 @@ def test_no_traceback_reaches_the_user(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
     assert textwrap.shorten(done.stderr, 30).startswith("error:")
+
+
+TYPES = {
+    "int8": pa.int8(),
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "uint8": pa.uint8(),
+    "uint16": pa.uint16(),
+    "uint32": pa.uint32(),
+    "uint64": pa.uint64(),
+}
+
+
+def _typed_register(rejected: bool) -> pa.Table:
+    """A synthetic register with `age` and extra columns of every kind a register may carry."""
+    table = _table()
+    n = table.num_rows
+    born = table.column("birth_date").to_pylist()
+    ages = [2025 - int(b[:4]) - 1 for b in born]
+    table = table.drop_columns(["birth_date"]).append_column("age", pa.array(ages, pa.int64()))
+    if rejected:  # (a row that loses its patient id: its row group is written again in full)
+        table = table.set_column(0, "patient_id", pa.array([" ", *table.column("patient_id").to_pylist()[1:]]))
+    extra = {
+        "dictionary": pa.array(["a", "b", None] * (n // 3) + ["a"] * (n % 3)).dictionary_encode(),
+        "large": pa.array(["x", None] * (n // 2) + ["x"] * (n % 2), pa.large_string()),
+        "stamp": pa.array(list(range(n)), pa.timestamp("ms")),
+        "zoned": pa.array(list(range(n)), pa.timestamp("us", tz="Europe/Stockholm")),
+        "amount": pa.array([decimal.Decimal("-1.25"), None] * (n // 2) + [None] * (n % 2), pa.decimal128(9, 2)),
+        "nullable": pa.array([1, None] * (n // 2) + [None] * (n % 2), pa.int16()),
+        **{f"n_{name}": pa.array([k % 100 for k in range(n)], kind) for name, kind in TYPES.items()},
+    }
+    for name, column in extra.items():
+        table = table.append_column(name, column)
+    return table
+
+
+@pytest.mark.parametrize("rejected", [False, True])
+@pytest.mark.parametrize("age", list(TYPES))
+def test_parquet_registers_of_every_integer_type_round_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, age: str, rejected: bool
+) -> None:
+    """Every column comes back with its type and values, from pyarrow, polars and fastparquet. Row
+    groups are copied (see `splice`): the output is not written again in full after a failed check."""
+    in_full: list[bool] = []
+    ordinary = batch._write_in_full
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        in_full.append(True)
+        ordinary(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "_write_in_full", spy)
+    table = _typed_register(rejected)
+    table = table.set_column(table.column_names.index("age"), "age", table.column("age").cast(TYPES[age]))
+    source = tmp_path / "register.parquet"
+    pq.write_table(table, source, row_group_size=50)
+    out = tmp_path / "priced.parquet"
+    assert main(["price", str(source), "--out", str(out)]) == 0
+    assert pq.read_metadata(out).num_rows == table.num_rows - rejected
+    assert in_full == []
+    back = pq.read_table(out)
+    kept = table.slice(1) if rejected else table
+    for name in table.column_names:
+        assert back.schema.field(name).type == table.schema.field(name).type
+        assert back.column(name).to_pylist() == kept.column(name).to_pylist()
+    assert pl.read_parquet(out).height == kept.num_rows  # (other readers, with their own decoders)
+    assert len(fastparquet.ParquetFile(str(out)).to_pandas()) == kept.num_rows
+    csv_out = tmp_path / "priced.csv"
+    assert main(["price", str(source), "--out", str(csv_out)]) == 0
+    with csv_out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["age"] for r in rows] == [str(a) for a in kept.column("age").to_pylist()]
+    assert [r["fee"] for r in rows] == [str(f) if f is not None else "" for f in back.column("fee").to_pylist()]

@@ -96,6 +96,7 @@ from .register import (
     _typed,
     check_csv_output,
     conflict_reason,
+    csv_writer,
     encoding_error,
     field_count_problem,
     neutral,
@@ -1780,8 +1781,8 @@ class _Output:
         self.results = results
         self.decisions = decisions or _Decisions(columns)
         self.reasons: dict[int, str] = {}
-        self.bad = csv.writer(bad, lineterminator="\n")
-        self.bad.writerow(["line", *(neutral(c) for c in header), "reason"])
+        self.bad = csv_writer(bad)
+        self.bad(["line", *(neutral(c) for c in header), "reason"])
 
     def _scanned(self, index: I64 | slice) -> dict[str, pa.Array]:
         """The outcome columns that the ceiling settles (fee, frikort, undetermined reason)."""
@@ -1820,7 +1821,7 @@ class _Output:
                     raise AssertionError(f"line {line}: the row was found invalid but no reason was given")
             else:
                 reason = _conflict_text(row, self.columns, self.results)
-            self.bad.writerow([line, *shown_cells(values, self.header, self.texts), reason])
+            self.bad([line, *shown_cells(values, self.header, self.texts), reason])
 
 
 class _Ahead:

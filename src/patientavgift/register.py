@@ -12,7 +12,7 @@ import csv
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -156,6 +156,18 @@ shows it as text instead of running it as a formula)."""
 def neutral(text: str) -> str:
     """A text cell as written to a CSV file (see `FORMULA_START`)."""
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_writer(handle: TextIO) -> Callable[[Sequence[Any]], Any]:
+    """A function writing one CSV row to `handle` (lines end in \\n). Python's writer leaves a cell
+    holding a bare carriage return unquoted; a row with one is written with every cell quoted."""
+    plain = csv.writer(handle, lineterminator="\n")
+    quoted = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def write(row: Sequence[Any]) -> Any:
+        return (quoted if any("\r" in c for c in row if isinstance(c, str)) else plain).writerow(row)
+
+    return write
 
 
 def shown_cells(values: Mapping[str, str], header: Sequence[str], texts: frozenset[str]) -> list[str]:
@@ -545,8 +557,8 @@ def price_register(
     valid: list[Row] = []
     with atomic([out, rejects]) as (good_part, bad_part):
         with bad_part.open("w", encoding="utf-8", newline="") as bad:
-            writer = csv.writer(bad, lineterminator="\n")
-            writer.writerow(["line", *(neutral(c) for c in header), "reason"])
+            write = csv_writer(bad)
+            write(["line", *(neutral(c) for c in header), "reason"])
             firsts: dict[str, Row] = {}
             for row in rows:
                 summary.read += 1
@@ -557,13 +569,13 @@ def price_register(
                     valid.append(row)
                 else:
                     summary.rejected += 1
-                    writer.writerow([row.line, *shown_cells(row.values, header, texts), reason])
+                    write([row.line, *shown_cells(row.values, header, texts), reason])
         priced = price_rows(book, valid, chosen, summary, progress)
         with good_part.open("w", encoding="utf-8", newline="") as good:
-            writer = csv.writer(good, lineterminator="\n")
-            writer.writerow([*(neutral(c) for c in header), *OUTCOME_COLUMNS])
+            write = csv_writer(good)
+            write([*(neutral(c) for c in header), *OUTCOME_COLUMNS])
             for row in priced:
                 assert row.outcome is not None
-                writer.writerow([*shown_cells(row.values, header, texts), *outcome_cells(row.outcome)])
+                write([*shown_cells(row.values, header, texts), *outcome_cells(row.outcome)])
     assert summary.priced + summary.rejected == summary.read
     return summary
