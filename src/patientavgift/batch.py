@@ -2047,11 +2047,41 @@ def _lines(batch: pa.RecordBatch, header: list[str], line: int) -> tuple[I64, in
     line after the batch: a cell holding line breaks moves the rows after it down."""
     breaks = np.zeros(batch.num_rows, dtype=np.int64)
     for c in header:
-        found = pc.count_substring_regex(batch.column(c), r"\r\n|\r|\n")
-        breaks += pc.fill_null(found, 0).to_numpy(zero_copy_only=False)
+        column = batch.column(c)
+        if _any_byte(column, b"\r\n"):
+            found = pc.count_substring_regex(column, r"\r\n|\r|\n")
+            breaks += pc.fill_null(found, 0).to_numpy(zero_copy_only=False)
     spans = breaks + 1
     ends = line + np.cumsum(spans)
     return ends - spans, int(ends[-1]) if len(ends) else line
+
+
+def _text_parts(array: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint8]]:
+    """The offsets (one more than cells) and the bytes of a plain text column."""
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=kind)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
+def _any_byte(array: pa.Array, found: bytes) -> bool:
+    """Whether a text column may hold any of the given bytes (a quick look at all its bytes)."""
+    offsets, data = _text_parts(array)
+    if not len(array):
+        return False
+    held = data[int(offsets[0]) : int(offsets[-1])]
+    return bool(np.isin(held, np.frombuffer(found, dtype=np.uint8)).any())
+
+
+_FORMULA_BYTES = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)
+
+
+def _risky(array: pa.Array) -> bool:
+    """Whether a text column holds a cell that begins like a formula (see `register.FORMULA_START`)."""
+    offsets, data = _text_parts(array)
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+    return bool(np.isin(data[starts], _FORMULA_BYTES).any())
 
 
 def _neutralised(table: pa.Table, texts: frozenset[str]) -> pa.Table:
@@ -2062,8 +2092,9 @@ def _neutralised(table: pa.Table, texts: frozenset[str]) -> pa.Table:
         if name in texts:
             if pa.types.is_dictionary(column.type):
                 column = column.cast(column.type.value_type)
-            risky = pc.fill_null(pc.match_substring_regex(column, r"^[=+\-@\t\r]"), False)
-            if pc.any(risky).as_py():
+            chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+            if any(_risky(chunk) for chunk in chunks):
+                risky = pc.fill_null(pc.match_substring_regex(column, r"^[=+\-@\t\r]"), False)
                 column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
     return pa.Table.from_arrays(columns, names=[neutral(c) for c in table.column_names])
