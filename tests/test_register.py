@@ -253,3 +253,86 @@ def test_every_priced_row_carries_its_confidence(tmp_path: Path, capsys: Any) ->
         }
         printed = capsys.readouterr().out
         assert "contacts priced on inferred or unverified values (confidence column): 3" in printed
+
+
+def _both(tmp_path: Path, text: str) -> list[tuple[list[dict[str, str]], list[dict[str, str]]]]:
+    """The register priced by the fast path and contact by contact: (priced rows, rejected rows) of each."""
+    register = tmp_path / "register.csv"
+    register.write_text(text, encoding="utf-8", newline="")
+    results = []
+    for extra in ([], ["--per-contact"]):
+        assert main(["price", str(register), "--out", str(tmp_path / "priced.csv"), *extra]) == 0
+        with (tmp_path / "priced.csv").open(encoding="utf-8", newline="") as f:
+            priced = list(csv.DictReader(f))
+        with (tmp_path / "priced.rejects.csv").open(encoding="utf-8", newline="") as f:
+            results.append((priced, list(csv.DictReader(f))))
+    assert results[0] == results[1]
+    return results
+
+
+def test_dates_outside_what_can_be_priced_are_rejected_on_both_paths(tmp_path: Path, capsys: object) -> None:
+    rows = [ROWS[1], ROWS[1].replace("2025-05-05", "9999-12-31"), ROWS[1].replace("2025-05-05", "1899-12-31")]
+    (priced, rejected), _ = _both(tmp_path, HEADER + "\n".join(rows) + "\n")
+    assert [r["fee"] for r in priced] == ["400"]
+    assert [(r["line"], r["reason"]) for r in rejected] == [
+        (line, f"date: {day} ligger utanför de datum som kan prissättas, 1900-01-01–2199-12-31 "
+         "(outside the dates that can be priced)")
+        for line, day in (("3", "9999-12-31"), ("4", "1899-12-31"))
+    ]  # fmt: skip
+
+
+PERSONNUMMER_IDS = ["19000101-0000", "190001010000", "000101-0000", "0001010000", "000101+0000", "19000161-0000"]
+
+
+def test_patient_ids_shaped_like_personal_identity_numbers_are_rejected_and_hidden(
+    tmp_path: Path, capsys: object
+) -> None:
+    """Synthetic ids of the shape (1900-01-01, serial 0000): rejected with the reason, not repeated."""
+    others = ["0013010000", "19000101-00000", "SYN-0001010000"]  # (no month 13; 13 digits; letters)
+    rows = [ROWS[1].replace("p2,", f"{pid},", 1) for pid in [*PERSONNUMMER_IDS, *others]]
+    (priced, rejected), _ = _both(tmp_path, HEADER + "\n".join(rows) + "\n")
+    assert [r["patient_id"] for r in priced] == others
+    assert [r["patient_id"] for r in rejected] == ["(dolt)"] * len(PERSONNUMMER_IDS)
+    assert {r["reason"] for r in rejected} == {
+        "patient_id: har formen av ett personnummer; ett register får bara ha pseudonyma id:n – byt ut id:t "
+        "(looks like a personal identity number; only pseudonymous ids are allowed)"
+    }
+    text = (tmp_path / "priced.rejects.csv").read_text(encoding="utf-8")
+    assert not any(pid in text for pid in PERSONNUMMER_IDS)
+
+
+def test_a_rejected_row_lists_every_reason(tmp_path: Path, capsys: object) -> None:
+    row = ",lappland,nowhere,2026-02-10,,written,yes,patient,true,false,licensed,ZV051,"
+    (_, rejected), _ = _both(tmp_path, HEADER + row + "\n")
+    reason = rejected[0]["reason"]
+    starts = ["patient_id: is empty", "region: 'lappland'", "service: 'nowhere'", "booked: ", "age, birth_date: "]
+    assert [reason.find(s) for s in starts] == sorted(reason.find(s) for s in starts)
+    assert min(reason.find(s) for s in starts) == 0
+
+
+def test_rejected_rows_carry_the_line_where_they_begin_in_the_file(tmp_path: Path, capsys: object) -> None:
+    """A cell holding line breaks moves the rows after it down; so does a blank line. Both the fast
+    reader and the row-by-row one (used after a row with the wrong number of fields) count so."""
+    spread = ROWS[0].replace(",synthetic", ',"two\nlines\r\nand more"')
+    bad = ROWS[6]
+    short = "p6,vgr"
+    for rows, lines in (([spread, bad], ["5"]), ([spread, "", bad, short], ["5", "6", "7"])):
+        (priced, rejected), _ = _both(tmp_path, HEADER + "\n".join(rows) + "\n")
+        assert [r["line"] for r in rejected] == lines
+        assert priced[0]["notes"] == "two\nlines\r\nand more"
+
+
+def test_cells_a_spreadsheet_would_run_are_neutralised_in_csv_only(tmp_path: Path, capsys: object) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    risky = ["=1+1", "+46", "-5", "@sum(A1)", "\tx", "\rx", "a=b"]
+    rows = [ROWS[0].replace(",synthetic", f',"{cell}"') for cell in risky] + [ROWS[6] + "=HYPERLINK()"]
+    (priced, rejected), _ = _both(tmp_path, HEADER + "\n".join(rows) + "\n")
+    assert [r["notes"] for r in priced] == ["'=1+1", "'+46", "'-5", "'@sum(A1)", "'\tx", "'\rx", "a=b"]
+    assert [r["notes"] for r in rejected] == ["'=HYPERLINK()"]
+    names = HEADER.strip().split(",")
+    cells = [next(csv.reader([r])) for r in rows[:-1]]
+    pq.write_table(pa.table({n: [c[i] for c in cells] for i, n in enumerate(names)}), tmp_path / "r.parquet")
+    assert main(["price", str(tmp_path / "r.parquet"), "--out", str(tmp_path / "p.parquet")]) == 0
+    assert pq.read_table(tmp_path / "p.parquet").column("notes").to_pylist() == risky

@@ -34,14 +34,15 @@ from __future__ import annotations
 
 import csv
 import math
+import mmap
 import resource
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import partial
@@ -75,14 +76,18 @@ from .engine import (
     period_end,
 )
 from .model import FACT_TYPES, Contact, Patient, Programme, ProgrammeKind, Region, Service, _parse_date, contradictions
+from .outputs import OutputError, atomic, spill_folder
 from .register import (
     _REGIONS,
     _SERVICES,
     BLANK,
     CHUNK_ROWS,
     CONTACT_COLUMNS,
+    FIRST_DAY,
     KNOWN_COLUMNS,
+    LAST_DAY,
     OUTCOME_COLUMNS,
+    PERSONNUMMER,
     PROGRAMME_COLUMNS,
     RegisterError,
     Row,
@@ -90,12 +95,18 @@ from .register import (
     _cell,
     _parse,
     _typed,
+    check_csv_output,
     conflict_reason,
+    csv_writer,
+    encoding_error,
     field_count_problem,
+    neutral,
     output_paths,
     read_header,
     reason_cell,
+    shown_cells,
     text_cell,
+    text_columns,
 )
 from .rules import RuleBook
 from .splice import Encoded, SpliceError, Splicer, encode
@@ -180,14 +191,14 @@ class _Cells:
         return 0
 
     def _add_dates(self, texts: pa.Array) -> npt.NDArray[np.bool_]:
-        """Add the texts that are plain calendar dates (YYYY-MM-DD, years 1000-9999) in one vectorised
+        """Add the texts that are plain calendar dates (YYYY-MM-DD, years 1900-2199) in one vectorised
         step and return which ones; any other text is left to `_add`, one by one.
 
         A text counts as a plain date only when it parses and prints back as the same text, so a
         date that does not exist (2025-02-30) is never let through; `_add` then rejects it.
         """
         trimmed = pc.utf8_trim(texts, BLANK)
-        plain = pc.fill_null(pc.match_substring_regex(trimmed, r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}$"), False)
+        plain = pc.fill_null(pc.match_substring_regex(trimmed, r"^(19|20|21)[0-9]{2}-[0-9]{2}-[0-9]{2}$"), False)
         parsed = pc.strptime(pc.if_else(plain, trimmed, "1970-01-01"), format="%Y-%m-%d", unit="s", error_is_null=True)
         back = pc.strftime(parsed, format="%Y-%m-%d")
         same = pc.fill_null(pc.and_(plain, pc.equal(back, trimmed)), False).to_numpy(zero_copy_only=False)
@@ -319,6 +330,24 @@ def _dictionary(array: pa.Array) -> tuple[pa.Array, I32, npt.NDArray[np.uint8], 
     return dictionary, values, bits, indices.offset
 
 
+def _personnummer(ids: pa.Array) -> npt.NDArray[np.bool_]:
+    """Which ids are shaped like a personal identity number (`register.PERSONNUMMER`). Only ids of 10
+    to 13 bytes that begin with a digit are matched against the pattern (found from the offsets)."""
+    shaped = np.zeros(len(ids), dtype=np.bool_)
+    if not len(ids) or ids.buffers()[2] is None:
+        return shaped
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset : ids.offset + len(ids) + 1]
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)
+    size = np.diff(offsets)
+    long = np.flatnonzero((size >= 10) & (size <= 13))
+    first = data[offsets[long]]
+    maybe = long[(first >= ord("0")) & (first <= ord("9"))]
+    if len(maybe):
+        found = pc.match_substring_regex(ids.take(pa.array(maybe)), PERSONNUMMER)
+        shaped[maybe] = pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+    return shaped
+
+
 _NO_BITS = np.zeros(0, dtype=np.uint8)
 _NO_NUM = np.zeros(0, dtype=np.int32)
 
@@ -334,7 +363,8 @@ def _check_cell(column: str, text: str) -> tuple[bool, Any]:
             service = _SERVICES.get(text)
             return service is not None, service
         if column in ("date", "birth_date"):
-            return True, _parse_date(text)  # (what the models' date fields run)
+            on = _parse_date(text)  # (what the models' date fields run)
+            return column == "birth_date" or FIRST_DAY <= on <= LAST_DAY, on
         if column in ("age", "home_region"):
             return True, getattr(Patient.model_validate({column: value}), column)
         if column.startswith("programme."):
@@ -484,7 +514,8 @@ class Encoder:
 
         dictionary, indices, bits, offset = _dictionary(batch.column("patient_id"))
         ids = pc.utf8_trim(dictionary, BLANK)
-        ok = np.append(pc.fill_null(pc.not_equal(ids, ""), False).to_numpy(zero_copy_only=False), False)
+        present = pc.fill_null(pc.not_equal(ids, ""), False).to_numpy(zero_copy_only=False)
+        ok = np.append(present & ~_personnummer(ids), False)
         first = self.seen_ids if keep_ids else 0  # (when spilling, the entries of this batch's ids)
         number = np.append(np.arange(first, first + len(ids), dtype=np.int64), -1)
         patient = buffer("patient", np.int32)
@@ -1140,7 +1171,7 @@ class _Reads:
 
     tasks: Iterator[Callable[[], pa.RecordBatch | None]]
     workers: int
-    opened: list[pq.ParquetFile] = field(default_factory=list)
+    opened: list[pq.ParquetFile | Generator[pa.RecordBatch]] = field(default_factory=list)
 
 
 def _parquet_reads(path: Path, wanted: list[str], strings: list[str]) -> _Reads | None:
@@ -1157,7 +1188,7 @@ def _parquet_reads(path: Path, wanted: list[str], strings: list[str]) -> _Reads 
     schema = pq.read_schema(path)
     leaf = {meta.schema.column(i).path: i for i in range(meta.num_columns)}  # (registers have no nested columns)
     local = threading.local()
-    opened: list[pq.ParquetFile] = []
+    opened: list[pq.ParquetFile | Generator[pa.RecordBatch]] = []
 
     def read(group: int) -> pa.RecordBatch:
         if not hasattr(local, "source"):
@@ -1199,12 +1230,12 @@ def _reads(path: Path, header: list[str], columns: list[str] | None, exact: bool
         if groups is not None:
             return groups
     batches = _batches(path, header, columns, exact, plain)
-    return _Reads(repeat(partial(next, batches, None)), 1)
+    return _Reads(repeat(partial(next, batches, None)), 1, [batches])
 
 
 def _batches(
     path: Path, header: list[str], columns: list[str] | None, exact: bool, plain: bool = False
-) -> Iterator[pa.RecordBatch]:
+) -> Generator[pa.RecordBatch]:
     """The register in batches of rows, every cell as text (CSV) or as stored (Parquet).
 
     Text columns come as dictionaries, so that each distinct text is checked once per batch;
@@ -1241,17 +1272,20 @@ def _batches(
                 column_types=types, include_columns=wanted, strings_can_be_null=False, quoted_strings_can_be_null=False
             ),
         )
-        for batch in reader:
-            if ragged:
-                raise _Ragged(ragged[0])
-            yield batch
+        with reader:
+            for batch in reader:
+                if ragged:
+                    raise _Ragged(ragged[0])
+                yield batch
     except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            raise encoding_error(path) from None
         raise RegisterError(f"{path}: cannot be read as CSV ({exc})") from None
     if ragged:
         raise _Ragged(ragged[0])
 
 
-def _read_ahead(reads: _Reads, meanwhile: Callable[[], None]) -> Iterator[pa.RecordBatch]:
+def _read_ahead(reads: _Reads, meanwhile: Callable[[], None]) -> Generator[pa.RecordBatch]:
     """The batches of `reads` (see `_reads`), in order, read in worker threads while the ones
     before are priced.
 
@@ -1273,26 +1307,38 @@ def _read_ahead(reads: _Reads, meanwhile: Callable[[], None]) -> Iterator[pa.Rec
                 yield batch
     finally:
         for source in reads.opened:
-            source.close()
+            source.close()  # (a Parquet file, or the generator of `_batches`)
 
 
 PROBLEM = "__problem__"
+LINE = "__line__"
 
 
 def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator[pa.RecordBatch]:
+    """The register read with Python's CSV reader; each batch also has the problem of each row
+    (`PROBLEM`) and the line where it begins in the file (`LINE`)."""
     positions = {c: header.index(c) for c in wanted}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        next(reader, None)
-        while True:
-            rows = [fields for _, fields in zip(range(BATCH_ROWS // 10), reader, strict=False)]
-            if not rows:
-                return
-            data: dict[str, list[str | None]] = {
-                c: [f[i] if i < len(f) else "" for f in rows] for c, i in positions.items()
-            }
-            data[PROBLEM] = [field_count_problem(f, header) for f in rows]
-            yield pa.RecordBatch.from_pydict(data)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            line = reader.line_num + 1
+            while True:
+                rows, lines = [], []
+                for fields in islice(reader, BATCH_ROWS // 10):
+                    rows.append(fields)
+                    lines.append(line)
+                    line = reader.line_num + 1
+                if not rows:
+                    return
+                data: dict[str, list[Any]] = {
+                    c: [f[i] if i < len(f) else "" for f in rows] for c, i in positions.items()
+                }
+                data[PROBLEM] = [field_count_problem(f, header) for f in rows]
+                data[LINE] = lines
+                yield pa.RecordBatch.from_pydict(data)
+    except UnicodeDecodeError:
+        raise encoding_error(path) from None
 
 
 class _Columns:
@@ -1385,13 +1431,15 @@ def price_register(
     """Read, validate and price a register in batches; write the priced rows and the rejected ones."""
     began = time.perf_counter()
     header = read_header(register)
-    if PROBLEM in header:
-        raise RegisterError(
-            f"{register}: line 1: the column name {PROBLEM} is reserved for the pricing; rename or remove that column"
-        )
+    for reserved in (PROBLEM, LINE):
+        if reserved in header:
+            raise RegisterError(
+                f"{register}: line 1: the column name {reserved} is reserved for the pricing; rename or remove that column"
+            )
     known = [c for c in header if c in KNOWN_COLUMNS]
     summary = Summary(ignored_columns=[c for c in header if c not in KNOWN_COLUMNS])
     rejects = output_paths(register, out, rejects)
+    check_csv_output(register, out)
     parquet = register.suffix.lower() == ".parquet"
     total = pq.read_metadata(register).num_rows if parquet else None
     estimate = total if total is not None else _estimate_rows(register)
@@ -1399,33 +1447,47 @@ def price_register(
     show = estimate >= PROGRESS_ROWS
     # (encoding ahead keeps every row group's encoded columns until written: only when all is in memory anyway)
     ahead = _Ahead(register, parquet and out.suffix.lower() == ".parquet" and buckets == 1)
-    try:
-        with tempfile.TemporaryDirectory(prefix="patientavgift-") as spill:
+    bar = None
+    with atomic([out, rejects]) as (out_part, rejects_part):
+        try:
+            with spill_folder() as spill:
 
-            def price_pass(exact: bool) -> tuple[dict[str, Any], _Results, float]:
-                folder = Path(spill)
-                return _price_pass(
-                    book, chosen, register, header, known, exact, buckets, folder, total, show, progress, ahead.start
-                )
+                def price_pass(exact: bool) -> tuple[dict[str, Any], _Results, float]:
+                    return _price_pass(
+                        book, chosen, register, header, known, exact, buckets, spill, total, show, progress, ahead.start
+                    )
 
-            exact = False
-            try:
-                columns, results, scanning = price_pass(exact)
-            except _Ragged:  # (a CSV row with the wrong number of fields: read again, row by row)
-                exact = True
-                columns, results, scanning = price_pass(exact)
-        priced = _summarise(columns, results, summary)
-        bar = _progress(summary.read, "writing", show, progress)
-        steps = {"read and rules": scanning - began, "ceiling": time.perf_counter() - scanning}
-        writing = time.perf_counter()
-        _write(register, header, out, rejects, exact, columns, results, priced, bar, ahead)
-        steps["write"] = time.perf_counter() - writing
-    finally:
-        ahead.stop()
-    if bar is not None:
-        bar.close()
+                exact = False
+                try:
+                    columns, results, scanning = price_pass(exact)
+                except _Ragged:  # (a CSV row with the wrong number of fields: read again, row by row)
+                    exact = True
+                    columns, results, scanning = price_pass(exact)
+            priced = _summarise(columns, results, summary)
+            bar = _progress(summary.read, "writing", show, progress)
+            steps = {"read and rules": scanning - began, "ceiling": time.perf_counter() - scanning}
+            writing = time.perf_counter()
+            _write(register, header, out_part, rejects_part, exact, columns, results, priced, bar, ahead)
+            steps["write"] = time.perf_counter() - writing
+        finally:
+            ahead.stop()
+            if bar is not None:
+                bar.close()
+        if out.suffix.lower() == ".parquet" and _rows_written(out_part) != summary.priced:
+            raise OutputError(
+                f"{out}: den skrivna Parquet-filen kunde inte läsas tillbaka med {summary.priced} rader; "
+                "ingen utfil skrevs. Skriv CSV (--out med .csv) och rapportera felet (the written file did not read back)"
+            )
     assert summary.priced + summary.rejected == summary.read
     return summary, Run(time.perf_counter() - began, peak_memory_mb(), buckets, steps)
+
+
+def _rows_written(path: Path) -> int:
+    """The number of rows a Parquet file's footer gives, read back as any reader would (-1: unreadable)."""
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except (OSError, pa.ArrowException):
+        return -1
 
 
 def _estimate_rows(path: Path) -> int:
@@ -1473,60 +1535,62 @@ def _price_pass(
         writers = [ipc.new_file(spill / f"bucket-{k}.arrow", schema) for k in range(buckets)]
     bar = _progress(total, "reading and applying the rules", show, progress)
     start = 0
-    for batch in _read_ahead(_reads(register, header, known if not exact else None, exact), _load_compiled):
-        stored = ["invalid", "day", "age", "home", "birth", *([] if writers else ["patient"])]
-        n = batch.num_rows
-        if not writers and start + n > MAX_AT_ONCE:
-            raise RegisterError(
-                f"{register}: more than {MAX_AT_ONCE:,} rows to price at once; give a --chunk-rows below that"
-                " so that the register is priced in buckets by patient"
-            )
-        enc = encoder.encode(batch, keep_ids=not writers, into=columns.views(stored, start, n))
-        if exact:
-            for i, problem in enumerate(batch.column(PROBLEM).to_pylist()):
-                if problem:
-                    columns.problem[start + i] = problem
-                    enc.invalid[i] = True
-        _reject_contradictions(encoder, enc)
-        valid = ~enc.invalid
-        segment = rules.segments_of(enc.day, valid)
-        ruled = ["decision", "exempt_unknown", *([] if writers else ["net", "ceiling"])]
-        decision, ceiling, net, exempt_unknown = rules.apply(enc, segment, columns.views(ruled, start, n))
-        columns.add("invalid", start, enc.invalid)
-        columns.add("decision", start, decision)
-        columns.add("exempt_unknown", start, exempt_unknown)
-        columns.add("region", start, enc.region.astype(np.int8))
-        columns.add("day", start, enc.day)
-        columns.add("age", start, enc.age)
-        columns.add("home", start, enc.home)
-        columns.add("birth", start, enc.birth)
-        if writers:
-            rows = np.flatnonzero(valid)
-            compact = pa.table(
-                {
-                    "pid": enc.ids.take(pa.array(enc.patient[rows] - enc.first)),
-                    "row": pa.array(rows.astype(np.int64) + start),
-                    "day": pa.array(enc.day[rows]),
-                    "home": pa.array(enc.home[rows]),
-                    "birth": pa.array(enc.birth[rows]),
-                    "net": pa.array(net[rows]),
-                    "ceiling": pa.array(ceiling[rows]),
-                },
-                schema=schema,
-            )
-            series = pl.from_arrow(compact.column("pid"))
-            assert isinstance(series, pl.Series)
-            bucket = (series.hash(seed=7) % buckets).to_numpy()
-            for k, writer in enumerate(writers):
-                writer.write_table(compact.filter(pa.array(bucket == k)))
-        else:
-            columns.add("net", start, net)
-            columns.add("ceiling", start, ceiling)
-            enc.patient[~valid] = -1
-            columns.add("patient", start, enc.patient)
-        start += n
-        if bar is not None:
-            bar.update(n)
+    # (closed at once on an error, so that no reader thread outlives the run)
+    with closing(_read_ahead(_reads(register, header, known if not exact else None, exact), _load_compiled)) as reads:
+        for batch in reads:
+            stored = ["invalid", "day", "age", "home", "birth", *([] if writers else ["patient"])]
+            n = batch.num_rows
+            if not writers and start + n > MAX_AT_ONCE:
+                raise RegisterError(
+                    f"{register}: more than {MAX_AT_ONCE:,} rows to price at once; give a --chunk-rows below that"
+                    " so that the register is priced in buckets by patient"
+                )
+            enc = encoder.encode(batch, keep_ids=not writers, into=columns.views(stored, start, n))
+            if exact:
+                for i, problem in enumerate(batch.column(PROBLEM).to_pylist()):
+                    if problem:
+                        columns.problem[start + i] = problem
+                        enc.invalid[i] = True
+            _reject_contradictions(encoder, enc)
+            valid = ~enc.invalid
+            segment = rules.segments_of(enc.day, valid)
+            ruled = ["decision", "exempt_unknown", *([] if writers else ["net", "ceiling"])]
+            decision, ceiling, net, exempt_unknown = rules.apply(enc, segment, columns.views(ruled, start, n))
+            columns.add("invalid", start, enc.invalid)
+            columns.add("decision", start, decision)
+            columns.add("exempt_unknown", start, exempt_unknown)
+            columns.add("region", start, enc.region.astype(np.int8))
+            columns.add("day", start, enc.day)
+            columns.add("age", start, enc.age)
+            columns.add("home", start, enc.home)
+            columns.add("birth", start, enc.birth)
+            if writers:
+                rows = np.flatnonzero(valid)
+                compact = pa.table(
+                    {
+                        "pid": enc.ids.take(pa.array(enc.patient[rows] - enc.first)),
+                        "row": pa.array(rows.astype(np.int64) + start),
+                        "day": pa.array(enc.day[rows]),
+                        "home": pa.array(enc.home[rows]),
+                        "birth": pa.array(enc.birth[rows]),
+                        "net": pa.array(net[rows]),
+                        "ceiling": pa.array(ceiling[rows]),
+                    },
+                    schema=schema,
+                )
+                series = pl.from_arrow(compact.column("pid"))
+                assert isinstance(series, pl.Series)
+                bucket = (series.hash(seed=7) % buckets).to_numpy()
+                for k, writer in enumerate(writers):
+                    writer.write_table(compact.filter(pa.array(bucket == k)))
+            else:
+                columns.add("net", start, net)
+                columns.add("ceiling", start, ceiling)
+                enc.patient[~valid] = -1
+                columns.add("patient", start, enc.patient)
+            start += n
+            if bar is not None:
+                bar.update(n)
     if bar is not None:
         bar.close()
     for writer in writers:
@@ -1770,15 +1834,17 @@ class _Output:
         columns: dict[str, Any],
         results: _Results,
         bad: TextIO,
+        texts: frozenset[str],
         decisions: _Decisions | None = None,
     ) -> None:
         self.header = header
+        self.texts = texts
         self.columns = columns
         self.results = results
         self.decisions = decisions or _Decisions(columns)
         self.reasons: dict[int, str] = {}
-        self.bad = csv.writer(bad, lineterminator="\n")
-        self.bad.writerow(["line", *header, "reason"])
+        self.bad = csv_writer(bad)
+        self.bad(["line", *(neutral(c) for c in header), "reason"])
 
     def _scanned(self, index: I64 | slice) -> dict[str, pa.Array]:
         """The outcome columns that the ceiling settles (fee, frikort, undetermined reason)."""
@@ -1809,22 +1875,23 @@ class _Output:
         """The columns that `DECIDED_COLUMNS` leaves out, of a stretch of rows."""
         return pa.Table.from_pydict(self._scanned(rows), schema=_SCANNED_SCHEMA)
 
-    def reject(self, batch: pa.RecordBatch | pa.Table, start: int, lost: I64) -> None:
-        """Write the given rows of a batch (numbered from 0 within it) to the rejects file, with their reasons."""
+    def reject(self, batch: pa.RecordBatch | pa.Table, start: int, lost: I64, lines: I64 | None = None) -> None:
+        """Write the given rows of a batch (numbered from 0 within it) to the rejects file, with their
+        reasons; `lines` gives the line of each row of the batch in the file (else row + 2)."""
         if not len(lost):
             return
         records = batch.take(pa.array(lost)).to_pylist()
         for i, record in zip(lost.tolist(), records, strict=True):
             row = start + i
-            line = row + 2
-            values = {k: text_cell(v) for k, v in record.items() if k != PROBLEM}
+            line = int(lines[i]) if lines is not None else row + 2
+            values = {k: text_cell(v) for k, v in record.items() if k not in (PROBLEM, LINE)}
             if self.columns["invalid"][row]:
                 reason = self.columns["problem"].get(row) or _parse(Row(line, values))
                 if reason is None:
                     raise AssertionError(f"line {line}: the row was found invalid but no reason was given")
             else:
                 reason = _conflict_text(row, self.columns, self.results)
-            self.bad.writerow([line, *(values.get(c, "") for c in self.header), reason])
+            self.bad([line, *shown_cells(values, self.header, self.texts), reason])
 
 
 class _Ahead:
@@ -1884,18 +1951,22 @@ def _write(
     with the decided outcome columns that `ahead` has encoded; otherwise the register is read
     again and written in full.
     """
+    texts = text_columns(register, header)
     if register.suffix.lower() == ".parquet" and out.suffix.lower() == ".parquet":
-        with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
-            try:
-                output = _Output(header, columns, results, bad, ahead.decisions)
+        try:
+            with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
+                output = _Output(header, columns, results, bad, texts, ahead.decisions)
                 _write_spliced(register, good, output, priced, bar, ahead)
+            if _rows_written(out) == int(priced.sum()):
                 return
-            except SpliceError:
-                ahead.stop()  # (nothing of it is used now)
-                if bar is not None:
-                    bar.reset()  # (the rows are written again, in full)
+        except SpliceError:
+            pass
+        ahead.stop()  # (nothing of it is used now)
+        if bar is not None:
+            bar.reset()  # (the rows are written again, in full)
     with out.open("wb") as good, rejects.open("w", encoding="utf-8", newline="") as bad:
-        _write_in_full(register, header, good, exact, _Output(header, columns, results, bad), priced, bar)
+        output = _Output(header, columns, results, bad, texts)
+        _write_in_full(register, header, good, exact, output, priced, bar, out.suffix.lower() == ".parquet")
 
 
 def _write_spliced(
@@ -1983,40 +2054,120 @@ def _write_in_full(
     output: _Output,
     priced: npt.NDArray[np.bool_],
     bar: tqdm[Any] | None,
+    parquet_out: bool,
 ) -> None:
-    """Read the register again and write every kept row with its outcome columns (CSV or Parquet)."""
-    parquet_out = Path(good.name).suffix.lower() == ".parquet"
+    """Read the register again and write every kept row with its outcome columns (CSV or Parquet).
+
+    CSV output has its text cells neutralised (`register.neutral`) and its rejected rows numbered by
+    the lines where they begin in the file (`_lines`)."""
     writer: pq.ParquetWriter | None = None
     start = 0
     wrote_header = False
-    for batch in _read_ahead(_reads(register, header, None, exact, plain=True), lambda: None):
-        n = batch.num_rows
-        keep = priced[start : start + n]
-        output.reject(batch, start, np.flatnonzero(~keep))
-        take = np.flatnonzero(keep)
-        kept = batch.select(header) if len(take) == n else batch.select(header).take(pa.array(take))
-        outcomes = output.outcomes(take + start)
-        result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*header, *OUTCOME_COLUMNS])
-        if parquet_out:
-            if writer is None:
-                plain = {"patient_id", "undetermined_reason"}
-                dictionary = [c for c in result.column_names if c not in plain]
-                writer = pq.ParquetWriter(good, result.schema, write_statistics=False, use_dictionary=dictionary)
-            writer.write_table(result)
-        else:
-            frame = pl.from_arrow(result)
-            assert isinstance(frame, pl.DataFrame)
-            frame.write_csv(good, include_header=not wrote_header)
-            wrote_header = True
-        start += n
-        if bar is not None:
-            bar.update(n)
+    line = 2 + sum(c.count("\n") for c in header)
+    quoted = _has_quotes(register)
+    with closing(_read_ahead(_reads(register, header, None, exact, plain=True), lambda: None)) as reads:
+        for batch in reads:
+            n = batch.num_rows
+            keep = priced[start : start + n]
+            lines = None
+            if LINE in batch.column_names:
+                lines = batch.column(LINE).to_numpy(zero_copy_only=False).astype(np.int64)
+            elif quoted:
+                lines, line = _lines(batch, header, line)
+            output.reject(batch, start, np.flatnonzero(~keep), lines)
+            take = np.flatnonzero(keep)
+            kept = batch.select(header) if len(take) == n else batch.select(header).take(pa.array(take))
+            if not parquet_out:
+                kept = _neutralised(kept, output.texts)
+            outcomes = output.outcomes(take + start)
+            result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*header, *OUTCOME_COLUMNS])
+            if parquet_out:
+                if writer is None:
+                    plain = {"patient_id", "undetermined_reason"}
+                    dictionary = [c for c in result.column_names if c not in plain]
+                    writer = pq.ParquetWriter(good, result.schema, write_statistics=False, use_dictionary=dictionary)
+                writer.write_table(result)
+            else:
+                frame = pl.from_arrow(result)
+                assert isinstance(frame, pl.DataFrame)
+                frame.write_csv(good, include_header=not wrote_header)
+                wrote_header = True
+            start += n
+            if bar is not None:
+                bar.update(n)
     if parquet_out and writer is None:
         writer = pq.ParquetWriter(good, pa.schema([*(pa.field(c, pa.string()) for c in header), *OUTCOME_SCHEMA]))
     if writer is not None:
         writer.close()
     if not parquet_out and not wrote_header:
-        good.write((",".join([*header, *OUTCOME_COLUMNS]) + "\n").encode())
+        frame = pl.DataFrame(schema=[neutral(c) for c in header] + list(OUTCOME_COLUMNS))
+        frame.write_csv(good)
+
+
+def _has_quotes(path: Path) -> bool:
+    """Whether a CSV file holds a quote, so that a cell may hold a line break (Parquet: no lines)."""
+    if path.suffix.lower() == ".parquet" or path.stat().st_size == 0:
+        return False
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return data.find(b'"') >= 0
+
+
+def _lines(batch: pa.RecordBatch, header: list[str], line: int) -> tuple[I64, int]:
+    """The line in the file where each row of a batch begins (the first begins at `line`), and the
+    line after the batch: a cell holding line breaks moves the rows after it down."""
+    breaks = np.zeros(batch.num_rows, dtype=np.int64)
+    for c in header:
+        column = batch.column(c)
+        if _any_byte(column, b"\r\n"):
+            found = pc.count_substring_regex(column, r"\r\n|\r|\n")
+            breaks += pc.fill_null(found, 0).to_numpy(zero_copy_only=False)
+    spans = breaks + 1
+    ends = line + np.cumsum(spans)
+    return ends - spans, int(ends[-1]) if len(ends) else line
+
+
+def _text_parts(array: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint8]]:
+    """The offsets (one more than cells) and the bytes of a plain text column."""
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=kind)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
+def _any_byte(array: pa.Array, found: bytes) -> bool:
+    """Whether a text column may hold any of the given bytes (a quick look at all its bytes)."""
+    offsets, data = _text_parts(array)
+    if not len(array):
+        return False
+    held = data[int(offsets[0]) : int(offsets[-1])]
+    return bool(np.isin(held, np.frombuffer(found, dtype=np.uint8)).any())
+
+
+_FORMULA_BYTES = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)
+
+
+def _risky(array: pa.Array) -> bool:
+    """Whether a text column holds a cell that begins like a formula (see `register.FORMULA_START`)."""
+    offsets, data = _text_parts(array)
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+    return bool(np.isin(data[starts], _FORMULA_BYTES).any())
+
+
+def _neutralised(table: pa.Table, texts: frozenset[str]) -> pa.Table:
+    """A table as written to CSV: text cells that a spreadsheet would take for a formula get a leading '
+    (see `register.neutral`), and the column names likewise."""
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in texts:
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+            if any(_risky(chunk) for chunk in chunks):
+                risky = pc.fill_null(pc.match_substring_regex(column, r"^[=+\-@\t\r]"), False)
+                column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=[neutral(c) for c in table.column_names])
 
 
 def _reasons(

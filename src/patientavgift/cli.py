@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from .cases import case_files, error_expectations, price_case, read_case_file, run_paths
 from .engine import checked_selection
 from .errors import Problem, RuleDataError
 from .explain import explain_case, failure_text
+from .outputs import OutputError
 from .register import CHUNK_ROWS, RegisterError, price_register, rejects_path
 from .rules import check_rules, load_rules
 
@@ -112,7 +116,7 @@ def _price(args: argparse.Namespace) -> int:
             from .batch import price_register as price_batch
 
             summary, run = price_batch(book, args.register, args.out, chosen, args.rejects, chunk_rows=args.chunk_rows)
-    except RegisterError as exc:
+    except (RegisterError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(summary.lines()))
@@ -123,6 +127,32 @@ def _price(args: argparse.Namespace) -> int:
     print(f"priced register: {args.out}")
     print(f"rejected rows: {args.rejects or rejects_path(args.out)}")
     return 0
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (TERM); raised in the main thread so that every output is cleaned up."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+WHAT_TO_DO = {
+    errno.ENOENT: "filen eller mappen finns inte; kontrollera sökvägen (no such file or folder)",
+    errno.EACCES: "saknar behörighet; välj en plats du får skriva i (permission denied)",
+    errno.EPERM: "saknar behörighet; välj en plats du får skriva i (permission denied)",
+    errno.EROFS: "filsystemet är skrivskyddat; välj en annan plats (read-only file system)",
+    errno.EISDIR: "är en mapp; ge ett filnamn (is a folder)",
+    errno.ENOTDIR: "en del av sökvägen är ingen mapp; kontrollera sökvägen (not a folder)",
+    errno.ENOSPC: "disken är full; frigör utrymme och kör igen (no space left on device)",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for an error of the operating system: the file, what happened, what to do."""
+    where = exc.filename if exc.filename is not None else "(okänd fil)"
+    what = WHAT_TO_DO.get(exc.errno or 0, f"{exc.strerror or exc}; kontrollera filen och kör igen")
+    return f"error: {where}: {what}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=_price)
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
@@ -180,6 +211,17 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("avbrutet (Ctrl-C): inga nya utfiler skrevs, tidigare är orörda (interrupted)", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("avbrutet (TERM): inga nya utfiler skrevs, tidigare är orörda (terminated)", file=sys.stderr)
+        return 143
+    except OSError as exc:
+        print(os_error_text(exc), file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

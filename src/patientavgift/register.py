@@ -9,10 +9,12 @@ as the worked cases, so they share one high-cost period across regions.
 from __future__ import annotations
 
 import csv
+import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +25,7 @@ from .confidence import uncertain
 from .engine import Outcome, Selection, Visit, price_contacts
 from .errors import describe
 from .model import FACT_TYPES, Contact, Patient, Region, Service
+from .outputs import atomic
 from .rules import RuleBook
 
 PATIENT_COLUMNS = ("patient_id", "region", "service", "date", "age", "birth_date", "home_region")
@@ -126,6 +129,62 @@ BLANK = " \t"
 
 WHOLE = re.compile(r"[0-9]+")
 
+PERSONNUMMER = r"^([0-9]{2})?[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])[-+]?[0-9]{4}$"
+"""A Swedish personal identity or coordination number: (YY)YYMMDD, an optional - or +, four digits
+(a coordination number adds 60 to the day). Checked on the trimmed patient id."""
+_PERSONNUMMER = re.compile(PERSONNUMMER)
+PERSONNUMMER_REASON = (
+    "patient_id: har formen av ett personnummer; ett register får bara ha pseudonyma id:n – byt ut id:t "
+    "(looks like a personal identity number; only pseudonymous ids are allowed)"
+)
+HIDDEN = "(dolt)"
+"""What the rejects file shows instead of a patient id shaped like a personal identity number."""
+
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+"""The contact dates the pricing can work with (the rules' validity segments and 12-month periods)."""
+
+
+def date_reason(on: date) -> str:
+    return (
+        f"date: {on} ligger utanför de datum som kan prissättas, {FIRST_DAY}–{LAST_DAY} "
+        "(outside the dates that can be priced)"
+    )
+
+
+def is_personnummer(patient_id: str) -> bool:
+    return _PERSONNUMMER.fullmatch(patient_id.strip(BLANK)) is not None
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell of a written CSV that begins with one of these gets a leading ' (so that a spreadsheet
+shows it as text instead of running it as a formula)."""
+
+
+def neutral(text: str) -> str:
+    """A text cell as written to a CSV file (see `FORMULA_START`)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_writer(handle: TextIO) -> Callable[[Sequence[Any]], Any]:
+    """A function writing one CSV row to `handle` (lines end in \\n). Python's writer leaves a cell
+    holding a bare carriage return unquoted; a row with one is written with every cell quoted."""
+    plain = csv.writer(handle, lineterminator="\n")
+    quoted = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def write(row: Sequence[Any]) -> Any:
+        return (quoted if any("\r" in c for c in row if isinstance(c, str)) else plain).writerow(row)
+
+    return write
+
+
+def shown_cells(values: Mapping[str, str], header: Sequence[str], texts: frozenset[str]) -> list[str]:
+    """A row's input cells as written to a CSV: text columns neutralised, a patient id shaped like a
+    personal identity number hidden."""
+    out = [neutral(values.get(c, "")) if c in texts else values.get(c, "") for c in header]
+    if "patient_id" in header and is_personnummer(values.get("patient_id", "")):
+        out[list(header).index("patient_id")] = HIDDEN
+    return out
+
 
 def _typed(column: str, text: str) -> Any:
     """A register cell (already trimmed) as the case model expects it.
@@ -150,11 +209,14 @@ def cells(values: Mapping[str, str | None]) -> dict[str, str]:
 
 
 def _parse(row: Row) -> str | None:
-    """Validate one row; fill in its contact and patient, or return the reason it is rejected."""
+    """Validate one row; fill in its contact and patient, or return every reason it is rejected."""
     values = cells(row.values)
     row.patient_id = values.pop("patient_id", "")
+    reasons = []
     if not row.patient_id:
-        return "patient_id: is empty; every row needs the patient's pseudonymous id"
+        reasons.append("patient_id: is empty; every row needs the patient's pseudonymous id")
+    elif is_personnummer(row.patient_id):
+        reasons.append(PERSONNUMMER_REASON)
     contact: dict[str, Any] = {}
     programme: dict[str, Any] = {}
     patient: dict[str, Any] = {}
@@ -169,25 +231,33 @@ def _parse(row: Row) -> str | None:
         contact["programme"] = programme
     row.region = _REGIONS.get(values.get("region", ""))
     if row.region is None:
-        return f"region: '{values.get('region', '')}' is not a region id; allowed: {', '.join(r.value for r in Region)}"
+        reasons.append(
+            f"region: '{values.get('region', '')}' is not a region id; allowed: {', '.join(r.value for r in Region)}"
+        )
     if "service" in values:
         row.service = _SERVICES.get(values["service"])
         if row.service is None:
-            return f"service: '{values['service']}' is not allowed; allowed: {', '.join(s.value for s in Service)}"
+            reasons.append(
+                f"service: '{values['service']}' is not allowed; allowed: {', '.join(s.value for s in Service)}"
+            )
     try:
         row.contact = Contact.model_validate(contact)
     except ValidationError as exc:
-        return _reason(exc, contact)
+        reasons.append(_reason(exc, contact))
     try:
         row.patient = Patient.model_validate(patient)
     except ValidationError as exc:
-        return _reason(exc, patient)
-    if row.patient.age is None and row.patient.birth_date is None:
-        return "age, birth_date: one of them is needed to apply the age exemptions"
-    if row.patient.birth_date and row.patient.birth_date > row.contact.date:
-        return f"birth_date: {row.patient.birth_date} is after the contact date {row.contact.date}"
-    row.age = row.patient.age
-    return None
+        reasons.append(_reason(exc, patient))
+    if row.patient is not None and row.patient.age is None and row.patient.birth_date is None:
+        reasons.append("age, birth_date: one of them is needed to apply the age exemptions")
+    if row.contact is not None:
+        if not FIRST_DAY <= row.contact.date <= LAST_DAY:
+            reasons.append(date_reason(row.contact.date))
+        birth = row.patient.birth_date if row.patient is not None else None
+        if birth is not None and birth > row.contact.date:
+            reasons.append(f"birth_date: {birth} is after the contact date {row.contact.date}")
+    row.age = row.patient.age if row.patient is not None else None
+    return "; ".join(reasons) or None
 
 
 def _reason(exc: ValidationError, data: dict[str, Any]) -> str:
@@ -222,6 +292,8 @@ def read_header(path: Path) -> list[str]:
     """The column names of a register, checked for the columns every row needs."""
     if not path.exists():
         raise RegisterError(f"{path}: no such file")
+    if path.is_dir():
+        raise RegisterError(f"{path}: är en mapp; ge registerfilen (.csv eller .parquet) (a folder, not a file)")
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
         import pyarrow.types as pat
@@ -241,10 +313,8 @@ def read_header(path: Path) -> list[str]:
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), [])
-        except UnicodeDecodeError as exc:
-            raise RegisterError(
-                f"{path}: line 1: not UTF-8 text ({exc.reason}); save the register as UTF-8 CSV"
-            ) from None
+        except UnicodeDecodeError:
+            raise encoding_error(path) from None
     missing = [c for c in ("patient_id", "region", "date") if c not in header]
     if missing:
         raise RegisterError(
@@ -262,6 +332,53 @@ def read_header(path: Path) -> list[str]:
             f"{path}: line 1: the column(s) {', '.join(duplicated)} appear more than once in the header"
         )
     return header
+
+
+def encoding_error(path: Path) -> RegisterError:
+    """The error for a CSV register that is not UTF-8 text, naming the first bad line (as lines are
+    counted in the file, cells holding line breaks included)."""
+    with path.open("rb") as handle:
+        for line, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return RegisterError(
+                    f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the line); "
+                    "save the register as UTF-8 CSV"
+                )
+    return RegisterError(f"{path}: not UTF-8 text; save the register as UTF-8 CSV")
+
+
+def text_columns(path: Path, header: list[str]) -> frozenset[str]:
+    """The columns that hold text (every column of a CSV; text and dictionary columns of Parquet)."""
+    if path.suffix.lower() != ".parquet":
+        return frozenset(header)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def text(kind: Any) -> bool:
+        kind = kind.value_type if pa.types.is_dictionary(kind) else kind
+        return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+    return frozenset(f.name for f in pq.read_schema(path) if text(f.type))
+
+
+def check_csv_output(register: Path, out: Path) -> None:
+    """A CSV output cannot hold binary cells: refuse a Parquet register with such columns."""
+    if out.suffix.lower() == ".parquet" or register.suffix.lower() != ".parquet":
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    binary = [
+        f.name for f in pq.read_schema(register) if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+    ]
+    binary += [f.name for f in pq.read_schema(register) if pa.types.is_fixed_size_binary(f.type)]
+    if binary:
+        raise RegisterError(
+            f"{register}: kolumnen/kolumnerna {', '.join(binary)} har binära värden, som en CSV-fil inte kan hålla; "
+            f"skriv Parquet (--out med .parquet) eller ta bort kolumnerna (binary columns cannot be written to CSV)"
+        )
 
 
 def text_cell(value: Any) -> str:
@@ -284,7 +401,8 @@ def field_count_problem(fields: list[str], header: list[str]) -> str | None:
 def read_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
     """The header and the rows of a register, one at a time (CSV: UTF-8, comma-separated; or Parquet).
 
-    Lines are numbered as in a spreadsheet: the header is line 1, the first contact line 2. A CSV
+    Lines are numbered as in the file: the header is line 1, the first contact line 2 (a row after a
+    cell holding a line break has a higher number; Parquet rows are numbered as if one a line). A CSV
     row with more or fewer fields than the header is kept with `problem` set, to be rejected.
     """
     header = read_header(path)
@@ -301,13 +419,18 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
         return header, parquet_rows()
 
     def csv_rows() -> Iterator[Row]:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            next(reader, None)
-            for line, fields in enumerate(reader, 2):
-                row = Row(line, dict(zip(header, fields, strict=False)))
-                row.problem = field_count_problem(fields, header)
-                yield row
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                reader = csv.reader(handle)
+                next(reader, None)
+                line = reader.line_num + 1  # (lines as in the file: a cell may hold line breaks)
+                for fields in reader:
+                    row = Row(line, dict(zip(header, fields, strict=False)))
+                    row.problem = field_count_problem(fields, header)
+                    line = reader.line_num + 1
+                    yield row
+        except UnicodeDecodeError:
+            raise encoding_error(path) from None
 
     return header, csv_rows()
 
@@ -396,15 +519,31 @@ def rejects_path(out: Path) -> Path:
     return out.with_suffix(".rejects.csv")
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same path, or the same device and inode (a hard link)."""
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
 def output_paths(register: Path, out: Path, rejects: Path | None) -> Path:
-    """The rejects file's path, after checking that no output would overwrite the register or the other output."""
+    """The rejects file's path, after checking that each output can be written as a file in an
+    existing folder and that no output would overwrite the register or the other output."""
     rejects = rejects or rejects_path(out)
     for what, path in (("--out", out), ("--rejects", rejects)):
-        if path.resolve() == register.resolve():
+        if same_file(path, register):
             raise RegisterError(
-                f"{path}: {what} names the register itself, which would be overwritten; choose another file"
+                f"{path}: {what} names the register itself (the same file), which would be overwritten; "
+                "choose another file"
             )
-    if out.resolve() == rejects.resolve():
+        if path.is_dir():
+            raise RegisterError(
+                f"{path}: {what} är en mapp; ge ett filnamn, t.ex. {path / ('priced' + register.suffix)} "
+                "(a folder, not a file)"
+            )
+        if not path.parent.is_dir():
+            raise RegisterError(
+                f"{path}: mappen {path.parent} finns inte; skapa den eller ge {what} en annan plats (no such folder)"
+            )
+    if same_file(out, rejects):
         raise RegisterError(f"{out}: --out and --rejects name the same file; choose two different files")
     return rejects
 
@@ -422,28 +561,31 @@ def price_register(
         raise RegisterError(f"{out}: pricing contact by contact writes CSV only; give --out a .csv name")
     rejects = output_paths(register, out, rejects)
     header, rows = read_rows(register)
+    check_csv_output(register, out)
+    texts = text_columns(register, header)
     summary = Summary(ignored_columns=[c for c in header if c not in KNOWN_COLUMNS])
     valid: list[Row] = []
-    with rejects.open("w", encoding="utf-8", newline="") as bad:
-        writer = csv.writer(bad, lineterminator="\n")
-        writer.writerow(["line", *header, "reason"])
-        firsts: dict[str, Row] = {}
-        for row in rows:
-            summary.read += 1
-            reason = row.problem or _parse(row)
-            if reason is None:
-                reason = _conflict(row, firsts.setdefault(row.patient_id, row))
-            if reason is None:
-                valid.append(row)
-            else:
-                summary.rejected += 1
-                writer.writerow([row.line, *(row.values.get(c, "") for c in header), reason])
-    priced = price_rows(book, valid, chosen, summary, progress)
-    with out.open("w", encoding="utf-8", newline="") as good:
-        writer = csv.writer(good, lineterminator="\n")
-        writer.writerow([*header, *OUTCOME_COLUMNS])
-        for row in priced:
-            assert row.outcome is not None
-            writer.writerow([*(row.values.get(c, "") for c in header), *outcome_cells(row.outcome)])
+    with atomic([out, rejects]) as (good_part, bad_part):
+        with bad_part.open("w", encoding="utf-8", newline="") as bad:
+            write = csv_writer(bad)
+            write(["line", *(neutral(c) for c in header), "reason"])
+            firsts: dict[str, Row] = {}
+            for row in rows:
+                summary.read += 1
+                reason = row.problem or _parse(row)
+                if reason is None:
+                    reason = _conflict(row, firsts.setdefault(row.patient_id, row))
+                if reason is None:
+                    valid.append(row)
+                else:
+                    summary.rejected += 1
+                    write([row.line, *shown_cells(row.values, header, texts), reason])
+        priced = price_rows(book, valid, chosen, summary, progress)
+        with good_part.open("w", encoding="utf-8", newline="") as good:
+            write = csv_writer(good)
+            write([*(neutral(c) for c in header), *OUTCOME_COLUMNS])
+            for row in priced:
+                assert row.outcome is not None
+                write([*shown_cells(row.values, header, texts), *outcome_cells(row.outcome)])
     assert summary.priced + summary.rejected == summary.read
     return summary

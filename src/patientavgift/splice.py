@@ -10,7 +10,10 @@ with the added columns and the new positions; it is read and written with fastpa
 codec, the same one fastparquet uses to write its own files.
 
 The copied chunks keep their encoding, compression and statistics; page indexes and Bloom filters
-of the input are left out (they would point into the input file). Encoded chunks are written
+of the input are left out (they would point into the input file). The codec cannot write Thrift's
+8-bit integers, which only the integer annotation (`IntType.bitWidth`) uses: an integer column of
+another width than 32 or 64 bits, or an unsigned one, is therefore annotated by its converted type
+alone (`INT_8` … `UINT_64`, which says the same and which every reader knows). Encoded chunks are written
 without min/max statistics, which would cost about a quarter of their encoding time. `SpliceError` means the input
 cannot be copied this way (nested or encrypted columns, or a re-encoded row group whose Parquet
 types differ from the input's); the caller then writes the whole file the ordinary way.
@@ -51,6 +54,24 @@ def _footer(data: bytes, what: str) -> Any:
 def _fields(element: Any) -> dict[Any, Any]:
     """A Thrift object's fields, without the codec's bookkeeping of integer widths."""
     return {k: v for k, v in element.contents.items() if k not in ("i32", "i32list")}
+
+
+CONVERTED_INTEGER = {(8, True): 15, (16, True): 16, (32, True): 17, (64, True): 18}
+CONVERTED_INTEGER.update({(8, False): 11, (16, False): 12, (32, False): 13, (64, False): 14})
+"""Parquet's converted types of integer columns, by bit width and whether signed (`INT_8` … `UINT_64`)."""
+
+
+def _writable(element: Any) -> Any:
+    """A schema element without an integer annotation, which the codec would write unreadably (its
+    bit width as a 64-bit number, not an 8-bit one); the converted type says the same."""
+    logical = element.logicalType
+    if logical is None or logical.INTEGER is None:
+        return element
+    integer = logical.INTEGER
+    plain = element.copy()
+    plain.logicalType = None
+    plain.converted_type = CONVERTED_INTEGER[(int(integer.bitWidth), bool(integer.isSigned))]
+    return plain
 
 
 def _chunk_start(meta: Any) -> int:
@@ -104,6 +125,9 @@ class Splicer:
         schema = self.meta.schema
         if any(e.num_children for e in schema[1:]) or schema[0].num_children != len(schema) - 1:
             raise SpliceError(f"{source}: nested columns")
+        unwritable = [e.name for e in schema[1:] if e.logicalType is not None and max(_fields(e.logicalType)) > 13]
+        if unwritable:  # (the codec writes fields 1 to 13 only: UUID, FLOAT16 and later annotations are lost)
+            raise SpliceError(f"{source}: columns {unwritable} have annotations the codec cannot write")
         self.arrow = pq.read_schema(source)
         metadata = {k: v for k, v in (self.arrow.metadata or {}).items() if k != b"ARROW:schema"}
         self.combined = pa.schema([*self.arrow, *added], metadata=metadata or None)
@@ -184,7 +208,7 @@ class Splicer:
         root = self.meta.schema[0].copy()
         root.num_children = len(self.combined)
         added_schema = self.added_schema or encode(self.added.empty_table())[1].schema[1:]
-        meta.schema = [root, *self.meta.schema[1:], *added_schema]
+        meta.schema = [root, *(_writable(e) for e in [*self.meta.schema[1:], *added_schema])]
         meta.row_groups = self.groups
         meta.num_rows = sum(int(g.num_rows) for g in self.groups)
         if self.meta.column_orders:
