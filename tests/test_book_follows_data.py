@@ -18,7 +18,7 @@ from tests.chapters import ROOT, execute, outputs
 
 pytestmark = pytest.mark.chapters
 
-ROW = "  - id: vgr.written-replaces-visit\n"
+PARAM = "  - id: vgr.fee.written-replaces-visit\n"
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,11 @@ def raised_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(rules_dir(), copy)
     path = copy / "vgr" / "contacts.yaml"
     text = path.read_text(encoding="utf-8")
-    start = text.index(ROW)
+    start = text.index(PARAM)
     end = text.index("\n  - id: ", start + 1)
     block = text[start:end]
-    assert "    fee: 160\n" in block, "the VGR row BR + ZV051 no longer has the routine's 160 kr"
-    path.write_text(text[:start] + block.replace("    fee: 160\n", "    fee: 175\n") + text[end:], encoding="utf-8")
+    assert "amount: 160," in block, "the VGR fee for BR + ZV051 no longer has the routine's 160 kr"
+    path.write_text(text[:start] + block.replace("amount: 160,", "amount: 175,") + text[end:], encoding="utf-8")
     return copy
 
 

@@ -147,9 +147,9 @@ def test_plain_numbers_and_dates_are_still_read(book: RuleBook, write_case: Call
 def test_a_fee_with_a_leading_zero_is_refused_in_the_rules(tmp_path: Path) -> None:
     rules = _copy(tmp_path)
     table = rules / "vgr" / "contacts.yaml"
-    _replace(table, "fee: 160", "fee: 0240")
+    _replace(table, "amount: 160, cite: [vgr.row-br-zv051", "amount: 0240, cite: [vgr.row-br-zv051")
     assert _problems(rules) == [
-        f"{table}:{_line(table, 'fee: 0240')}: rows[3].fee: måste vara ett heltal, inte '0240'; skriv talet med "
+        f"{table}:{_line(table, 'amount: 0240')}: parameters[0].values[0].amount: måste vara ett heltal, inte '0240'; skriv talet med "
         "vanliga siffror utan inledande nolla, understreck eller 0x (t.ex. 20, inte 020)"
     ]
 
@@ -176,23 +176,23 @@ def test_a_fee_with_a_leading_zero_is_refused_in_the_rules(tmp_path: Path) -> No
         ),
         (
             "vgr/contacts.yaml",
-            "fee: 160",
-            "fee: 2147483648",
-            "rows[3].fee",
+            "amount: 160,",
+            "amount: 2147483648,",
+            "parameters[0].values[0].amount",
             "2147483648 ligger utanför det tillåtna intervallet 0–100 000 kr",
         ),
         (
             "vgr/contacts.yaml",
-            "contact_points: 0.2",
-            "contact_points: 250",
-            "rows[3].contact_points",
-            "250 ligger utanför det tillåtna intervallet 0–100 poäng",
+            "fee: 0",
+            "fee: 2147483648",
+            "rows[0].fee",
+            "2147483648 ligger utanför det tillåtna intervallet 0–100 000 kr",
         ),
         (
             "vgr/contacts.yaml",
-            "fee: 160",
-            "fee: null",
-            "rows[3].fee",
+            "amount: 160,",
+            "amount: null,",
+            "parameters[0].values[0].amount",
             "har inget värde (null eller inget efter kolonet); ange ett värde eller ta bort nyckeln",
         ),
     ],
@@ -233,22 +233,34 @@ def test_a_null_in_a_case_is_refused_once(book: RuleBook, write_case: Callable[.
 # ---------------------------------------------------------------- one message per problem (item 11)
 
 
-def test_a_bad_default_date_is_reported_once_where_it_is_written(tmp_path: Path) -> None:
+def test_file_level_defaults_are_refused_with_the_reason(tmp_path: Path) -> None:
+    # Every row and value states its own validity and citation, so that a change shows on its own
+    # line; a `defaults:` block that rows would silently inherit is refused where it is written.
+    rules = _copy(tmp_path)
+    table = rules / "vgr" / "contacts.yaml"
+    _replace(table, "\nrows:\n", "\ndefaults:\n  valid_from: 2024-04-31\nrows:\n")
+    assert _problems(rules) == [
+        f"{table}:{_line(table, 'defaults:')}: defaults: defaults används inte: varje rad och varje värde anger "
+        "själv sin giltighet (valid_from, valid_to) och sina källor (cite), så att en ändring syns på sin egen rad"
+    ]
+
+
+def test_a_bad_date_is_reported_once_where_it_is_written(tmp_path: Path) -> None:
     rules = _copy(tmp_path)
     table = rules / "vgr" / "contacts.yaml"
     _replace(
-        table, "  valid_from: 2024-04-01\n  valid_to: 2027-11-27", "  valid_from: 2024-04-31\n  valid_to: 2027-11-27"
+        table,
+        "    valid_from: 2024-04-01\n    valid_to: 2027-11-27\n",
+        "    valid_from: 2024-04-31\n    valid_to: 2027-11-27\n",
     )
-    assert _problems(rules) == [
-        f"{table}:{_line(table, 'valid_from: 2024-04-31')}: defaults.valid_from: '2024-04-31' är inget verkligt "
-        "datum (dagen eller månaden finns inte)"
-    ]
+    problems = _problems(rules)
+    assert len(problems) == 1 and "'2024-04-31' är inget verkligt datum" in problems[0]
 
 
 def test_a_fee_of_the_wrong_type_names_no_model_path(tmp_path: Path) -> None:
     rules = _copy(tmp_path)
     table = rules / "vgr" / "contacts.yaml"
-    _replace(table, "fee: 160", "fee: {param: x, tabel: y}")
+    _replace(table, "fee: {param: vgr.fee.written-replaces-visit}", "fee: {param: x, tabel: y}")
     assert _problems(rules) == [
         f"{table}:{_line(table, 'tabel: y')}: rows[3].fee.tabel: okänd nyckel 'tabel'; menade du 'table'?"
     ]

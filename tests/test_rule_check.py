@@ -92,9 +92,7 @@ def test_overlapping_rule_versions_are_reported(tmp_path: Path) -> None:
     text = table.read_text(encoding="utf-8")
     block = text[text.index("  - id: vgr.phone\n") : text.index("  - id: vgr.video-individual\n")]
     table.write_text(
-        text.replace(
-            block, block + block.replace("  - id: vgr.phone\n", "  - id: vgr.phone\n    valid_from: 2025-01-01\n", 1)
-        ),
+        text.replace(block, block + block.replace("    valid_from: 2024-04-01\n", "    valid_from: 2025-01-01\n", 1)),
         encoding="utf-8",
     )
     _, problems = check_rules(rules)
@@ -135,5 +133,5 @@ def test_unknown_parameter_is_reported_with_its_line(tmp_path: Path) -> None:
     _, problems = check_rules(rules)
     assert [str(p) for p in problems] == [
         f"{table}:{_line(table, 'unitfee')}: rows[7].fee.param: okänd parameter 'jamtland-harjedalen.unitfee'; "
-        "kända: jamtland-harjedalen.unit-fee, vasterbotten.weekly-fee"
+        "menade du 'jamtland-harjedalen.unit-fee'?"
     ]

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from .conditions import Tri
 from .confidence import SV, Confidence, of_item, weakest
 from .model import FACT_TERMS, Contact, Mode, Patient, ProgrammeKind, Region, Service
-from .rules import FeeRef, Row, RuleBook, sv_number
+from .rules import FeeRef, ParamRef, Row, RuleBook, sv_number
 
 # The engine's own steps (the 12-month period, exact partial payment, frikort, fees from other
 # regions, invoicing the home region) and the statements of the source register behind each.
@@ -251,7 +251,7 @@ def _category(
     return row.category, frozenset()
 
 
-def param_amount(book: RuleBook, param_id: str, on: date, chosen: Selection) -> tuple[int | None, Any]:
+def param_amount(book: RuleBook, param_id: str, on: date, chosen: Selection) -> tuple[int | Decimal | None, Any]:
     """The amount of a parameter on a day (a selected proposal value wins over the decided one)."""
     param = book.parameters[param_id]
     candidates = [v for v in param.values if _in_force(v, on, chosen)]  # type: ignore[arg-type]
@@ -259,6 +259,26 @@ def param_amount(book: RuleBook, param_id: str, on: date, chosen: Selection) -> 
     if not candidates:
         return None, param
     return candidates[0].amount, candidates[0]
+
+
+def _param_fee(book: RuleBook, param_id: str, on: date, chosen: Selection, d: Decision) -> None:
+    """The list fee from a parameter's value on the day, traced with the value's citation and confidence."""
+    amount, value = param_amount(book, param_id, on, chosen)
+    param = book.parameters[param_id]
+    if amount is None:
+        note = f" ({param.note})" if param.note else ""
+        d.reasons.append(f"Regeldata har inget belopp för {param.label} ({param.id}) den {on}{note}.")
+        return
+    d.list_fee = int(amount)  # (the loader keeps fee parameters in whole kronor)
+    d.trace.append(
+        Step(
+            param.id,
+            f"{param.label}: {sv_number(amount)} kr ({value.period_text()})",
+            book.cite_text(value.cite),
+            confidence=of_item(book, value.confidence, value.cite),
+            note=value.note or param.note,
+        )
+    )
 
 
 def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: Decision) -> None:
@@ -269,22 +289,7 @@ def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: D
         return
     assert isinstance(row.fee, FeeRef)
     if row.fee.param:
-        amount, value = param_amount(book, row.fee.param, on, chosen)
-        param = book.parameters[row.fee.param]
-        if amount is None:
-            note = f" ({param.note})" if param.note else ""
-            d.reasons.append(f"Regeldata har inget belopp för {param.label} ({param.id}) den {on}{note}.")
-            return
-        d.list_fee = amount
-        d.trace.append(
-            Step(
-                param.id,
-                f"{param.label}: {amount} kr ({value.period_text()})",
-                book.cite_text(value.cite),
-                confidence=of_item(book, value.confidence, value.cite),
-                note=value.note or param.note,
-            )
-        )
+        _param_fee(book, row.fee.param, on, chosen, d)
         return
     assert row.fee.table
     sub, result = _first(book, row.fee.table, facts, on, chosen)
@@ -305,22 +310,54 @@ def _fee(book: RuleBook, row: Row, facts: Any, on: date, chosen: Selection, d: D
     if isinstance(sub.fee, int):
         d.list_fee = sub.fee
         d.trace.append(_step(book, sub, f"{title}: {sub.label or sub.id} → {sub.fee} kr"))
-        d.trace.extend(_readings(book, row.fee.table, sub, on))
+    elif isinstance(sub.fee, FeeRef) and sub.fee.param:
+        d.trace.append(_step(book, sub, f"{title}: {sub.label or sub.id}"))
+        _param_fee(book, sub.fee.param, on, chosen, d)
+    d.trace.extend(_readings(book, row.fee.table, sub, on))
 
 
-def _points(book: RuleBook, table_id: str, row: Row, facts: Any, d: Decision) -> Decimal | None:
+def _points_amount(
+    book: RuleBook, value: Decimal | ParamRef, on: date, chosen: Selection, d: Decision
+) -> Decimal | None:
+    """Contact points given as a number or as a parameter's value on the day (traced, with its citation)."""
+    if not isinstance(value, ParamRef):
+        return value
+    amount, found = param_amount(book, value.param, on, chosen)
+    param = book.parameters[value.param]
+    if amount is None:
+        d.reasons.append(f"Regeldata har inget värde för {param.label} ({param.id}) den {on}.")
+        return None
+    # Contact points are reimbursement, not the fee: the step does not bear on the fee's confidence.
+    d.trace.append(
+        Step(
+            param.id,
+            f"{param.label}: {sv_number(amount)} kontaktpoäng ({found.period_text()})",
+            book.cite_text(found.cite),
+        )
+    )
+    return Decimal(amount)
+
+
+def _points(
+    book: RuleBook, table_id: str, row: Row, facts: Any, on: date, chosen: Selection, d: Decision
+) -> Decimal | None:
     """A row's contact points plus every extra whose condition holds (None if one cannot be told)."""
     assert row.contact_points is not None
-    points = row.contact_points
+    points = _points_amount(book, row.contact_points, on, chosen, d)
+    if points is None:
+        return None
     for extra in row.points_extra:
         hit = book.conditions[(table_id, extra.id)].evaluate(facts, book.definitions)
         if hit.value is None:
             d.missing |= set(hit.missing)
             return None
         if hit.value:
-            points += extra.points
-            text = f"{extra.text or 'Tillägg'}: +{sv_number(extra.points)} kontaktpoäng"
-            d.trace.append(Step(extra.id, text, book.cite_text(extra.cite), confidence=of_item(book, None, extra.cite)))
+            more = _points_amount(book, extra.points, on, chosen, d)
+            if more is None:
+                return None
+            points += more
+            text = f"{extra.text or 'Tillägg'}: +{sv_number(more)} kontaktpoäng"
+            d.trace.append(Step(extra.id, text, book.cite_text(extra.cite)))
     return points
 
 
@@ -382,7 +419,7 @@ def decide(
     d.registration = row.registration
     _fee(book, row, facts, on, chosen, d)
     if row.contact_points is not None:
-        d.contact_points = _points(book, table_id, row, facts, d)
+        d.contact_points = _points(book, table_id, row, facts, on, chosen, d)
     codes = set(contact.kva_codes or [])
     if row.kva_any_code and not codes:
         d.warnings.append(

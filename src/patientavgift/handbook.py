@@ -23,7 +23,7 @@ from .coverage import coverage
 from .engine import Outcome, Totals
 from .explain import kronor, outcome_summary, yes_no
 from .model import FACT_TERMS, FACT_TYPES, Case, Region, Term
-from .rules import Row, RuleBook, load_rules, sv_number
+from .rules import FeeRef, ParamRef, Row, RuleBook, load_rules, sv_number
 
 Cell = str | int | Decimal | None
 
@@ -230,7 +230,40 @@ def statement_figures(book: RuleBook, statement_id: str) -> Mapping[str, int | s
 # --------------------------------------------------------------------------- rule tables
 
 
-def _fee_cell(book: RuleBook, row: Row) -> str:
+def _param_cell(book: RuleBook, param_id: str, unit: str, on: date | None = None) -> str:
+    """A parameter's amount on a day, or every dated value when no day is given."""
+    param = book.parameters[param_id]
+    values = [v for v in param.values if on is None or v.in_force(on)]
+    if not values:
+        return "inget belopp i regeldata"
+    if len(values) == 1 and (on is not None or len(param.values) == 1):
+        return f"{sv_number(values[0].amount)}{unit}"
+    return "; ".join(f"{sv_number(v.amount)}{unit} {validity_text(v.valid_from, v.valid_to)}" for v in values)
+
+
+def amount_on(book: RuleBook, value: int | Decimal | FeeRef | ParamRef | None, on: date | None = None) -> Any:
+    """A row's literal amount, or its parameter's amount on a day (the only value when no day is given).
+
+    Chapters use this instead of reading `row.fee` or `row.contact_points`, which may name a
+    parameter; None when the amount is not a single number (a lookup table, or several values)."""
+    if value is None or isinstance(value, int | Decimal):
+        return value
+    name = value.param
+    if name is None:
+        return None
+    values = [v for v in book.parameters[name].values if v.status == "decided" and (on is None or v.in_force(on))]
+    return values[0].amount if len(values) == 1 else None
+
+
+def _points_cell(book: RuleBook, points: Decimal | ParamRef | None, on: date | None = None) -> str:
+    if points is None:
+        return "–"
+    if isinstance(points, ParamRef):
+        return _param_cell(book, points.param, "", on)
+    return sv_number(points)
+
+
+def _fee_cell(book: RuleBook, row: Row, on: date | None = None) -> str:
     if row.undetermined:
         return "ej avgjort"
     fee = row.fee
@@ -239,8 +272,7 @@ def _fee_cell(book: RuleBook, row: Row) -> str:
     if isinstance(fee, int | Decimal):
         return f"{sv_number(fee)} kr"
     if fee.param:
-        param = book.parameters[fee.param]
-        return f"{param.label} (se tabell)"
+        return _param_cell(book, fee.param, " kr", on)
     assert fee.table is not None
     return f"enligt {book.tables[fee.table].title}"
 
@@ -295,7 +327,7 @@ def rule_table(
                 n,
                 row.label or row.id,
                 condition_text(book, table_id, row),
-                _fee_cell(book, row),
+                _fee_cell(book, row, on),
                 ", ".join(conclusion) or "–",
                 validity_text(row.valid_from, row.valid_to),
                 _status_cell(row),
@@ -321,11 +353,12 @@ def source_columns_table(book: RuleBook, table_id: str, on: date | None = None) 
         cells: list[Cell] = []
         for name in names:
             if name == "fee":
-                cells.append(_fee_cell(book, row))
+                cells.append(_fee_cell(book, row, on))
             elif name == "contact_points":
-                points = row.contact_points
-                extra = "".join(f" (+{sv_number(p.points)} {p.text or ''})".rstrip() for p in row.points_extra)
-                cells.append((sv_number(points) if points is not None else "–") + extra)
+                extra = "".join(
+                    f" (+{_points_cell(book, p.points, on)} {p.text or ''})".rstrip() for p in row.points_extra
+                )
+                cells.append(_points_cell(book, row.contact_points, on) + extra)
             else:
                 cells.append(row.columns.get(name, "–"))
         out.append(cells)

@@ -18,9 +18,9 @@ proposal; ``alternative`` (fee models a report discusses) only when asked for by
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,7 +35,7 @@ from .conditions import Condition, ConditionError, compile_condition, refs
 from .confidence import Confidence, of_item
 from .errors import Problem, RuleDataError, describe, field_path, null_problems
 from .model import Age, IsoDate, Kronor, ProgrammeKind, Region, Service, within
-from .yamlio import LineDict, LineList, YamlProblem, line_of, load_file
+from .yamlio import LineDict, YamlProblem, line_of, load_file
 
 PACKAGE_RULES = Path(__file__).parent / "rules"
 
@@ -158,12 +158,18 @@ class FeeRef(_Data):
         return self
 
 
+class ParamRef(_Data):
+    """An amount taken from a named parameter (its value on the contact's day)."""
+
+    param: str
+
+
 class PointsExtra(_Data):
     """Extra contact points added when a condition holds (e.g. the neuro team's +1.0)."""
 
     id: str
     when: Any
-    points: Points
+    points: Points | ParamRef
     text: str | None = None
     cite: list[str] = Field(min_length=1)
 
@@ -186,7 +192,7 @@ class Row(Dated):
     fee: Amount | FeeRef | None = None
     qualified: bool | None = None
     registration: str | None = None
-    contact_points: Points | None = None
+    contact_points: Points | ParamRef | None = None
     points_extra: list[PointsExtra] = []
     kva: list[list[str]] = []
     kva_any_code: bool = False
@@ -201,17 +207,30 @@ class Row(Dated):
 
 
 class ParamValue(Dated):
-    amount: Amount
+    """One dated value of a parameter: a change of amount from a date is one such line."""
+
+    amount: Amount | Points
 
 
 class Parameter(_Data):
-    """A named amount with dated values (e.g. Region Jämtland Härjedalen's unit fee)."""
+    """A named amount with dated values (e.g. Region Jämtland Härjedalen's unit fee, or a row's
+    contact points). Rows refer to it (`fee: {param: …}`), so a new amount from a date is one new
+    dated value here and nothing else changes."""
 
     id: str
     label: str
-    unit: Literal["kr"] = "kr"
+    unit: Literal["kr", "kontaktpoäng"] = "kr"
     note: str | None = None
     values: list[ParamValue] = []
+
+    @model_validator(mode="after")
+    def _amounts_fit_the_unit(self) -> Parameter:
+        for value in self.values:
+            if self.unit == "kr" and not isinstance(value.amount, int):
+                raise ValueError(f"beloppet {value.amount} ska vara hela kronor (unit: kr)")
+            if self.unit == "kontaktpoäng" and not 0 <= value.amount <= 100:
+                raise ValueError(f"{value.amount} kontaktpoäng ligger utanför det tillåtna intervallet 0–100")
+        return self
 
 
 class Reading(Dated):
@@ -233,7 +252,6 @@ class TableFile(_Data):
     title: str
     text: str | None = None
     columns: dict[str, str] = {}
-    defaults: dict[str, Any] = {}
     definitions: dict[str, Any] = {}
     parameters: list[Parameter] = []
     readings: list[Reading] = []
@@ -439,28 +457,6 @@ def sv_number(value: Decimal | int) -> str:
     return f"{text},{frac}" if frac else text
 
 
-def _merged(defaults: dict[str, Any], row: Any) -> Any:
-    if not isinstance(row, dict) or not defaults:
-        return row
-    merged = LineDict({**defaults, **row})
-    merged.line = getattr(row, "line", 0)
-    merged.key_lines = dict(getattr(row, "key_lines", {}))
-    return merged
-
-
-def _with_defaults(data: LineDict, defaults: dict[str, Any]) -> LineDict:
-    """Copy of a table file whose rows carry the file's `defaults` where they do not say otherwise."""
-    rows = data["rows"]
-    merged_rows = LineList(_merged(defaults, r) for r in rows)
-    merged_rows.line = getattr(rows, "line", 0)
-    merged_rows.item_lines = list(getattr(rows, "item_lines", []))
-    copy = LineDict(data)
-    copy.line = data.line
-    copy.key_lines = dict(data.key_lines)
-    copy["rows"] = merged_rows
-    return copy
-
-
 def _overlaps(
     items: Sequence[tuple[Dated, tuple[int | str, ...]]],
 ) -> Iterator[tuple[Dated, Dated, tuple[int | str, ...]]]:
@@ -509,37 +505,19 @@ def _read(path: Path, problems: _Collector, holds: str) -> Any:
     return data
 
 
-def _model(cls: type[BaseModel], data: Any, path: Path, problems: _Collector, raw: Any = None) -> Any:
-    """The validated model, or None with every problem noted. `raw` is the file as written
-    when `data` carries the file's defaults in every row: a problem in a default is then
-    reported once, where the default is written."""
-    raw = data if raw is None else raw
-    found = null_problems(raw, str(path), allowed=frozenset({"valid_to"}))
+def _model(cls: type[BaseModel], data: Any, path: Path, problems: _Collector) -> Any:
+    """The validated model, or None with every problem noted (one message per problem)."""
+    found = null_problems(data, str(path), allowed=frozenset({"valid_to"}))
     nulls = {p.field for p in found}
     try:
         model = cls.model_validate(data)
     except ValidationError as exc:
         model = None
         for p in describe(exc, data, str(path), model=cls):
-            p = _from_defaults(p, raw)
             if p.field not in nulls and p not in found:
                 found.append(p)
     problems.problems.extend(found)
     return None if found else model
-
-
-def _from_defaults(problem: Problem, raw: Any) -> Problem:
-    """A problem in a row's key that the row takes from the file's `defaults`, moved to the default."""
-    match = re.match(r"rows\[(\d+)\]\.([^.\[]+)(.*)", problem.field)
-    defaults = raw.get("defaults") if isinstance(raw, dict) else None
-    if not match or not isinstance(defaults, dict) or match[2] not in defaults:
-        return problem
-    rows = raw.get("rows")
-    row = rows[int(match[1])] if isinstance(rows, list) and int(match[1]) < len(rows) else None
-    if isinstance(row, dict) and match[2] in row:
-        return problem
-    line = line_of(raw, ("defaults", match[2]))
-    return Problem(problem.path, line, f"defaults.{match[2]}{match[3]}", problem.message)
 
 
 def rules_dir() -> Path:
@@ -648,12 +626,16 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                         cited.append((path, data, ("exemptions", i), ex.cite))
                     _exemption_overlaps(path, data, region.exemptions, ("exemptions",), out)
                 continue
-            raw = data
-            if isinstance(data.get("rows"), list):
-                defaults = data.get("defaults") or {}
-                if isinstance(defaults, dict):
-                    data = _with_defaults(data, defaults)
-            table = _model(TableFile, data, path, out, raw)
+            if "defaults" in data:
+                out.add(
+                    path,
+                    data,
+                    ("defaults",),
+                    "defaults används inte: varje rad och varje värde anger själv sin giltighet "
+                    "(valid_from, valid_to) och sina källor (cite), så att en ändring syns på sin egen rad",
+                )
+                continue
+            table = _model(TableFile, data, path, out)
             if table is None:
                 continue
             if table.id in book.tables:
@@ -716,20 +698,48 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                         ("rows", i, "when"),
                         f"hänvisar till den okända definitionen '{target}'; kända: {known}",
                     )
-            if isinstance(row.fee, FeeRef):
-                if row.fee.param and row.fee.param not in book.parameters:
-                    names = ", ".join(book.parameters) or "inga"
-                    out.add(
-                        path, data, ("rows", i, "fee", "param"), f"okänd parameter '{row.fee.param}'; kända: {names}"
+            refs_here: list[tuple[tuple[int | str, ...], str | None, str]] = [
+                (("rows", i, "fee", "param"), row.fee.param if isinstance(row.fee, FeeRef) else None, "kr"),
+                (
+                    ("rows", i, "contact_points", "param"),
+                    row.contact_points.param if isinstance(row.contact_points, ParamRef) else None,
+                    "kontaktpoäng",
+                ),
+                *(
+                    (("rows", i, "points_extra", x, "points", "param"), e.points.param, "kontaktpoäng")
+                    for x, e in enumerate(row.points_extra)
+                    if isinstance(e.points, ParamRef)
+                ),
+            ]
+            for loc, wanted, unit in refs_here:
+                if wanted is None:
+                    continue
+                name = wanted
+                if name not in book.parameters:
+                    close = difflib.get_close_matches(name, list(book.parameters), n=1)
+                    hint = (
+                        f"menade du '{close[0]}'?" if close else "parametrarna finns under parameters: i regelfilerna"
                     )
-                if row.fee.table and (row.fee.table not in book.tables or book.tables[row.fee.table].kind != "lookup"):
-                    lookups = ", ".join(t for t, v in book.tables.items() if v.kind == "lookup") or "inga"
+                    out.add(path, data, loc, f"okänd parameter '{name}'; {hint}")
+                elif book.parameters[name].unit != unit:
                     out.add(
                         path,
                         data,
-                        ("rows", i, "fee", "table"),
-                        f"'{row.fee.table}' är ingen uppslagstabell; uppslagstabeller: {lookups}",
+                        loc,
+                        f"parametern '{name}' anges i {book.parameters[name].unit}, men här behövs ett belopp i {unit}",
                     )
+            if (
+                isinstance(row.fee, FeeRef)
+                and row.fee.table
+                and (row.fee.table not in book.tables or book.tables[row.fee.table].kind != "lookup")
+            ):
+                lookups = ", ".join(t for t, v in book.tables.items() if v.kind == "lookup") or "inga"
+                out.add(
+                    path,
+                    data,
+                    ("rows", i, "fee", "table"),
+                    f"'{row.fee.table}' är ingen uppslagstabell; uppslagstabeller: {lookups}",
+                )
     for path, data, loc, ids in cited if sources else []:
         for j, sid in enumerate(ids):
             if sid not in book.statements:
