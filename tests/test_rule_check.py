@@ -36,13 +36,13 @@ def broken(tmp_path: Path) -> Path:
     # 1. A typo'd key in VGR's table.
     vgr = rules / "vgr" / "contacts.yaml"
     vgr.write_text(vgr.read_text(encoding="utf-8").replace("registration: TB", "registraton: TB"), encoding="utf-8")
-    # 2. A second unit fee whose validity overlaps the first.
+    # 2. A second unit fee from the same day as another (a later value would simply replace it).
     rjh = rules / "jamtland-harjedalen" / "contacts.yaml"
     rjh.write_text(
         rjh.read_text(encoding="utf-8").replace(
             "        cite: [rjh.fee-2025, facts.rjh-2026]\n",
             "        cite: [rjh.fee-2025, facts.rjh-2026]\n"
-            "      - valid_from: 2026-06-01\n        amount: 450\n        cite: [rjh.fee-2025]\n",
+            "      - valid_from: 2026-01-01\n        amount: 400\n        cite: [rjh.fee-2025]\n",
         ),
         encoding="utf-8",
     )
@@ -74,7 +74,7 @@ def test_check_names_each_problem_with_file_and_line(broken: Path, capsys: pytes
     national = broken / "national.yaml"
     expected = [
         f"{vgr}:{_line(vgr, 'registraton: TB')}: rows[5].registraton: okänd nyckel 'registraton'; menade du 'registration'?",
-        f"{rjh}:{_line(rjh, 'valid_from: 2026-06-01')}: parameters[0].values[2].valid_from: giltighetstiden "
+        f"{rjh}:{_line(rjh, 'valid_from: 2026-01-01', 2)}: parameters[0].values[2].valid_from: giltighetstiden "
         "för 'jamtland-harjedalen.unit-fee' överlappar ett tidigare värde (fr.o.m. 2026-01-01)",
         f"{skane}:{_line(skane, '- id: skane.free-under-20')}: exemptions[0].cite: saknas men måste anges",
         f"{national}:{_line(national, 'amount: -44300')}: ceiling.prisbasbelopp[4].amount: -44300 ligger "

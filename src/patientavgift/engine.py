@@ -254,7 +254,7 @@ def _category(
 def param_amount(book: RuleBook, param_id: str, on: date, chosen: Selection) -> tuple[int | Decimal | None, Any]:
     """The amount of a parameter on a day (a selected proposal value wins over the decided one)."""
     param = book.parameters[param_id]
-    candidates = [v for v in param.values if _in_force(v, on, chosen)]  # type: ignore[arg-type]
+    candidates = [v for v in param.values if param.holds(v, on) and _in_force(v, on, chosen)]  # type: ignore[arg-type]
     candidates.sort(key=lambda v: v.status == "decided")
     if not candidates:
         return None, param
@@ -273,7 +273,7 @@ def _param_fee(book: RuleBook, param_id: str, on: date, chosen: Selection, d: De
     d.trace.append(
         Step(
             param.id,
-            f"{param.label}: {sv_number(amount)} kr ({value.period_text()})",
+            f"{param.label}: {sv_number(amount)} kr ({param.period_text(value)})",
             book.cite_text(value.cite),
             confidence=of_item(book, value.confidence, value.cite),
             note=value.note or param.note,
@@ -331,7 +331,7 @@ def _points_amount(
     d.trace.append(
         Step(
             param.id,
-            f"{param.label}: {sv_number(amount)} kontaktpoäng ({found.period_text()})",
+            f"{param.label}: {sv_number(amount)} kontaktpoäng ({param.period_text(found)})",
             book.cite_text(found.cite),
         )
     )

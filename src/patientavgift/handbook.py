@@ -233,12 +233,12 @@ def statement_figures(book: RuleBook, statement_id: str) -> Mapping[str, int | s
 def _param_cell(book: RuleBook, param_id: str, unit: str, on: date | None = None) -> str:
     """A parameter's amount on a day, or every dated value when no day is given."""
     param = book.parameters[param_id]
-    values = [v for v in param.values if on is None or v.in_force(on)]
+    values = [v for v in param.decided() if on is None or param.holds(v, on)]
     if not values:
         return "inget belopp i regeldata"
-    if len(values) == 1 and (on is not None or len(param.values) == 1):
+    if len(values) == 1 and (on is not None or len(param.decided()) == 1):
         return f"{sv_number(values[0].amount)}{unit}"
-    return "; ".join(f"{sv_number(v.amount)}{unit} {validity_text(v.valid_from, v.valid_to)}" for v in values)
+    return "; ".join(f"{sv_number(v.amount)}{unit} {validity_text(v.valid_from, param.last_day(v))}" for v in values)
 
 
 def amount_on(book: RuleBook, value: int | Decimal | FeeRef | ParamRef | None, on: date | None = None) -> Any:
@@ -251,7 +251,8 @@ def amount_on(book: RuleBook, value: int | Decimal | FeeRef | ParamRef | None, o
     name = value.param
     if name is None:
         return None
-    values = [v for v in book.parameters[name].values if v.status == "decided" and (on is None or v.in_force(on))]
+    param = book.parameters[name]
+    values = [v for v in param.decided() if on is None or param.holds(v, on)]
     return values[0].amount if len(values) == 1 else None
 
 
@@ -372,7 +373,7 @@ def parameter_table(book: RuleBook, param_id: str) -> Table:
         [
             param.label,
             f"{sv_number(v.amount)} kr",
-            validity_text(v.valid_from, v.valid_to),
+            validity_text(v.valid_from, param.last_day(v)),
             STATUS_SV[v.status] + (f": {v.proposal}" if v.proposal else ""),
             ", ".join(v.cite),
         ]

@@ -21,9 +21,10 @@ from __future__ import annotations
 import difflib
 import itertools
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -215,7 +216,12 @@ class ParamValue(Dated):
 class Parameter(_Data):
     """A named amount with dated values (e.g. Region Jämtland Härjedalen's unit fee, or a row's
     contact points). Rows refer to it (`fee: {param: …}`), so a new amount from a date is one new
-    dated value here and nothing else changes."""
+    dated value here and nothing else changes.
+
+    As in OpenFisca's parameters, a decided value holds from its `valid_from` until the day before
+    the next decided value begins, unless it gives its own `valid_to`: a change of amount from a
+    date is one added line. Proposed values hold for their own period, when their proposal is chosen.
+    """
 
     id: str
     label: str
@@ -231,6 +237,27 @@ class Parameter(_Data):
             if self.unit == "kontaktpoäng" and not 0 <= value.amount <= 100:
                 raise ValueError(f"{value.amount} kontaktpoäng ligger utanför det tillåtna intervallet 0–100")
         return self
+
+    def decided(self) -> list[ParamValue]:
+        """The decided values, earliest first."""
+        return sorted((v for v in self.values if v.status == "decided"), key=lambda v: v.valid_from)
+
+    def last_day(self, value: ParamValue) -> date | None:
+        """The last day a value holds: its own `valid_to`, or the day before the next decided value."""
+        if value.valid_to is not None or value.status != "decided":
+            return value.valid_to
+        later = [v.valid_from for v in self.decided() if v.valid_from > value.valid_from]
+        return min(later) - timedelta(days=1) if later else None
+
+    def holds(self, value: ParamValue, on: date) -> bool:
+        """True when `value` is the parameter's value on `on` (for its proposal, if it is one)."""
+        end = self.last_day(value)
+        return value.valid_from <= on and (end is None or on <= end)
+
+    def period_text(self, value: ParamValue) -> str:
+        """A value's period in Swedish, with the end that the next value gives it."""
+        end = self.last_day(value)
+        return f"fr.o.m. {value.valid_from}" + (f" t.o.m. {end}" if end else "")
 
 
 class Reading(Dated):
@@ -464,6 +491,33 @@ def _overlaps(
     for (a, _), (b, loc_b) in itertools.pairwise(ordered):
         if a.valid_to is None or a.valid_to >= b.valid_from:
             yield a, b, loc_b
+
+
+def _gaps(
+    items: Sequence[tuple[Dated, tuple[int | str, ...]]],
+) -> Iterator[tuple[Dated, Dated, tuple[int | str, ...]]]:
+    """Consecutive versions with days between them (an edit that ended the old one too early)."""
+    ordered = sorted(items, key=lambda it: it[0].valid_from)
+    for (a, _), (b, loc_b) in itertools.pairwise(ordered):
+        if a.valid_to is not None and a.valid_to + timedelta(days=1) < b.valid_from:
+            yield a, b, loc_b
+
+
+def _gap_text(what: str, a: Dated, b: Dated) -> str:
+    assert a.valid_to is not None
+    first, last = a.valid_to + timedelta(days=1), b.valid_from - timedelta(days=1)
+    return (
+        f"lucka i {what}: den tidigare versionen slutar {a.valid_to} och nästa börjar {b.valid_from}, så "
+        f"{first} – {last} har ingen version; låt den nya gälla från {first} eller den gamla till {last}"
+    )
+
+
+KRONOR_IN_TEXT = re.compile(r"(\d{1,3}(?:[ \u00a0]\d{3})*|\d+)\s*kr(?:onor)?\b")
+
+
+def _amounts_in(text: str) -> set[int]:
+    """The amounts in kronor that a paraphrase states ("160 kr", "1 450 kronor")."""
+    return {int(re.sub(r"\D", "", m)) for m in KRONOR_IN_TEXT.findall(text)}
 
 
 class _Collector:
@@ -742,6 +796,15 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                 )
     for path, data, loc, ids in cited if sources else []:
         for j, sid in enumerate(ids):
+            if sid in book.statements and book.statements[sid][1].not_modelled:
+                out.add(
+                    path,
+                    data,
+                    (*loc, "cite", j),
+                    f"hänvisar till '{sid}', som källregistret anger som ej modellerat "
+                    f"({book.statements[sid][1].not_modelled}); citera påståendet som regeln bygger på, "
+                    "eller ta bort not_modelled i sources.yaml",
+                )
             if sid not in book.statements:
                 out.add(
                     path,
@@ -749,7 +812,33 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                     (*loc, "cite", j),
                     f"hänvisar till '{sid}', som inte är ett påstående i källregistret sources.yaml",
                 )
+    if sources:
+        _amounts_match_sources(book, raw_tables, out)
     return book, out.problems
+
+
+def _amounts_match_sources(book: RuleBook, raw_tables: dict[str, Any], out: _Collector) -> None:
+    """A value in kronor must be an amount that one of its cited statements states, when they state
+    any: an edited amount that still cites the paraphrase of the old one is caught here."""
+    for table_id, table in book.tables.items():
+        path, data = book.table_files[table_id], raw_tables[table_id]
+        for pi, param in enumerate(table.parameters):
+            if param.unit != "kr":
+                continue
+            for vi, value in enumerate(param.values):
+                stated: set[int] = set()
+                for sid in value.cite:
+                    if sid in book.statements:
+                        stated |= _amounts_in(book.statements[sid][1].text)
+                if stated and value.amount not in stated:
+                    shown = ", ".join(f"{sv_number(a)} kr" for a in sorted(stated))
+                    out.add(
+                        path,
+                        data,
+                        ("parameters", pi, "values", vi, "amount"),
+                        f"{sv_number(value.amount)} kr står inte i källorna som värdet citerar ({', '.join(value.cite)}: "
+                        f"{shown}); citera påståendet som anger det nya beloppet (lägg till det i sources.yaml)",
+                    )
 
 
 def _exemption_overlaps(
@@ -759,6 +848,8 @@ def _exemption_overlaps(
     for i, ex in enumerate(items):
         by_id.setdefault(ex.id, []).append((ex, (*base, i, "valid_from")))
     for rid, versions in by_id.items():
+        for a, b, loc in _gaps(versions):
+            out.add(path, data, loc, _gap_text(f"regeln '{rid}'", a, b))
         for a, _b, loc in _overlaps(versions):
             out.add(
                 path, data, loc, f"giltighetstiden för '{rid}' överlappar dess tidigare version ({a.period_text()})"
@@ -799,10 +890,17 @@ def _load_table(
             for vi, v in enumerate(param.values)
             if v.status == "decided"
         ]
-        for a, _b, loc in _overlaps(decided):
-            out.add(
-                path, data, loc, f"giltighetstiden för '{param.id}' överlappar ett tidigare värde ({a.period_text()})"
-            )
+        # A value without valid_to ends where the next begins; one that gives valid_to must meet the next.
+        for a, b, loc in _overlaps(decided):
+            if a.valid_to is not None or a.valid_from == b.valid_from:
+                out.add(
+                    path,
+                    data,
+                    loc,
+                    f"giltighetstiden för '{param.id}' överlappar ett tidigare värde ({a.period_text()})",
+                )
+        for a, b, loc in _gaps(decided):
+            out.add(path, data, loc, _gap_text(f"'{param.id}'", a, b))
     by_id: dict[str, list[tuple[Dated, tuple[int | str, ...]]]] = {}
     for ri, row in enumerate(table.rows):
         cited.append((path, data, ("rows", ri), row.cite))
@@ -861,6 +959,8 @@ def _load_table(
                         f"'{code}' är ingen KVÅ-kod (två versaler och tre siffror, t.ex. ZV051)",
                     )
     for rid, versions in by_id.items():
+        for a, b, loc in _gaps(versions):
+            out.add(path, data, loc, _gap_text(f"regeln '{rid}'", a, b))
         for a, _b, loc in _overlaps(versions):
             out.add(
                 path,
