@@ -101,6 +101,14 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from .schema import write
+
+    for path in write(args.out):
+        print(f"skrev {path}")
+    return 0
+
+
 def _price(args: argparse.Namespace) -> int:
     book = load_rules(args.rules)
     try:
@@ -199,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         help="price contact by contact through the case engine instead (slow; CSV output; a cross-check)",
     )
     p.set_defaults(func=_price)
+    p = sub.add_parser("schema", help="write the JSON Schemas of rule and case files (for editors that check YAML)")
+    p.add_argument("--out", type=Path, default=Path("schemas"), help="folder (default: schemas/)")
+    p.set_defaults(func=_schema)
     args = parser.parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
