@@ -411,8 +411,8 @@ def status_summary(book: RuleBook, table_id: str, rows: Sequence[Row] | None = N
     plain = groups.get("verified", [])
     parts = []
     if plain:
-        every = "Alla" if len(plain) == total else f"{len(plain)} av de {total}"
-        parts.append(f"{every} rader{'na' if every == 'Alla' else ''} är beslutade och belagda i källorna")
+        every = "alla" if len(plain) == total else f"{len(plain)} av de {total}"
+        parts.append(f"{every} raderna är beslutade och belagda i källorna")
     words = {
         "derived": "vilar på härledda belopp",
         "inferred": "vilar helt eller delvis på antaganden (antagen tillämpning)",
