@@ -16,7 +16,7 @@ from typing import Any
 
 from .engine import Outcome
 from .explain import kronor
-from .handbook import Cell, Prose, Table, covered_regions, make_case, price
+from .handbook import Cell, Prose, Table, covered_regions, make_case, marked, price
 from .model import Region
 from .rules import RuleBook
 
@@ -81,7 +81,7 @@ SITUATIONS: list[Situation] = [
     ),
     Situation(
         "Skriftlig kontakt med bedömning",
-        "Skriftlig digital kontakt (meddelande, inte i realtid) som patienten startat, med medicinsk bedömning.",
+        "Skriftlig digital kontakt (meddelande, inte i realtid) som patienten startat och som är bokad, med medicinsk bedömning.",
         {
             "mode": "written",
             "booked": True,
@@ -171,11 +171,47 @@ def service_for(region: Region, programme: bool) -> str:
     return "internet_treatment_team" if programme else "primary_care"
 
 
+NO_SOURCE: dict[Region, str] = {Region.vgr: "facts.vgr-ikbt"}
+"""Regions whose rule data has no source for the programme situations, with the statement that says so.
+
+VGR's routine covers Vårdval Rehab, while the reference material places internet treatment in Vårdval
+Vårdcentral and found no fee for it; pricing a programme contact with Vårdval Rehab's fees would
+give an amount no source states, so those cells are left undetermined with that reason."""
+
+
+def no_source_reason(book: RuleBook, region: Region) -> str:
+    """Why a region's programme situations are not priced, from the source register."""
+    statement = book.statements[NO_SOURCE[region]][1]
+    return f"{statement.text} {statement.not_modelled or ''} ({NO_SOURCE[region]})".replace("  ", " ")
+
+
+def _unpriced(on: date, region: Region, reason: str) -> Outcome:
+    return Outcome(
+        date=on,
+        region=region,
+        fee=None,
+        list_fee=None,
+        qualified=None,
+        registration=None,
+        contact_points=None,
+        category=None,
+        invoice_home_region=None,
+        frikort=None,
+        missing=[],
+        reasons=[reason],
+        warnings=[],
+        trace=[],
+    )
+
+
 def price_all(book: RuleBook, on: date, proposals: str = "none", regions: Sequence[Region] | None = None) -> Grid:
     """Every situation in every region, each priced alone for a patient without earlier fees."""
     out: Grid = {}
     for i, situation in enumerate(SITUATIONS):
         for region in regions or covered_regions(book):
+            if situation.programme and region in NO_SOURCE:
+                out[(i, region)] = _unpriced(on, region, no_source_reason(book, region))
+                continue
             contact = {"date": str(on), **COMMON, **situation.facts}
             case = make_case(
                 region, [contact], service=service_for(region, situation.programme), age=AGE, proposals=proposals
@@ -186,8 +222,10 @@ def price_all(book: RuleBook, on: date, proposals: str = "none", regions: Sequen
 
 
 def grid_table(outcomes: Grid, regions: Sequence[Region]) -> tuple[Table, Prose]:
-    """Situations × regions; an undetermined cell points to a numbered reason below the table."""
+    """Situations × regions; an undetermined cell points to a numbered reason below the table, an amount
+    carries its confidence mark, and a cell whose outcome has a cited warning points to it by letter."""
     reasons: list[str] = []
+    warnings: list[str] = []
     rows: list[list[Cell]] = []
     for i, situation in enumerate(SITUATIONS):
         row: list[Cell] = [situation.name]
@@ -198,12 +236,31 @@ def grid_table(outcomes: Grid, regions: Sequence[Region]) -> tuple[Table, Prose]
                 if why not in reasons:
                     reasons.append(why)
                 row.append(f"ej avgjort [{reasons.index(why) + 1}]")
-            else:
-                row.append(kronor(o.fee))
+                continue
+            cell = marked(kronor(o.fee), o.confidence)
+            # Only warnings the rule data ties to a source statement (such as a practice that differs from
+            # the rule); reminders about registration codes do not bear on the fee.
+            for warning in (w for w in o.warnings if "[" in w):
+                if warning not in warnings:
+                    warnings.append(warning)
+                cell += f" [{_letter(warnings.index(warning))}]"
+            row.append(cell)
         rows.append(row)
-    notes = "\n".join(f"{n}. {why}" for n, why in enumerate(reasons, 1))
-    text = "**Skäl till *ej avgjort*:**\n\n" + notes if reasons else "Reglerna avgör avgiften i alla celler."
-    return Table(["Situation", *[r.label for r in regions]], rows), Prose(text)
+    parts = []
+    if reasons:
+        parts.append("**Skäl till *ej avgjort*:**\n\n" + "\n".join(f"{n}. {why}" for n, why in enumerate(reasons, 1)))
+    else:
+        parts.append("Reglerna avgör avgiften i alla celler.")
+    if warnings:
+        parts.append(
+            "**Anmärkningar från regelkedjan:**\n\n"
+            + "\n".join(f"- [{_letter(n)}] {text}" for n, text in enumerate(warnings))
+        )
+    return Table(["Situation", *[r.label for r in regions]], rows), Prose("\n\n".join(parts))
+
+
+def _letter(n: int) -> str:
+    return "abcdefghijklmnopqrstuvwxyz"[n]
 
 
 COLOURS = ["#1f5f8b", "#d9822b", "#2a8a4a", "#8e44ad", "#7f7f7f"]
@@ -230,7 +287,7 @@ def bar_chart(outcomes: Grid, regions: Sequence[Region], title: str) -> Any:
                 ax.text(top * 0.015, y, "ej avgjort", va="center", fontsize=9, color="#222222", bbox=box)
             else:
                 ax.barh(y, o.fee, height=height * 0.9, color=colour)
-                ax.text(o.fee + top * 0.01, y, kronor(o.fee), va="center", fontsize=9)
+                ax.text(o.fee + top * 0.01, y, marked(kronor(o.fee), o.confidence), va="center", fontsize=9)
     ax.set_yticks(range(n_sit))
     ax.set_yticklabels([textwrap.fill(s.name, 18) for s in SITUATIONS], fontsize=10)
     for k in range(n_sit - 1):

@@ -354,13 +354,14 @@ class CourseTotal:
 
 
 def rules_label(chosen: Chosen) -> str:
-    """Which rules were applied, in Swedish (decided rules, all proposals, or the named ones)."""
+    """Which rules were applied, in Swedish: the rule data without proposals, with all of them, or with
+    the named ones (a rule is called decided only where its confidence allows, so not here)."""
     sel = selection(chosen)
     if sel == "all":
-        return "beslutade regler och alla förslag"
+        return "regeldatan med alla förslag"
     if not sel:
-        return "beslutade regler"
-    return "beslutade regler och förslaget " + ", ".join(sorted(sel))
+        return "regeldatan utan förslag"
+    return "regeldatan med förslaget " + ", ".join(sorted(sel))
 
 
 def _bounds(book: RuleBook, priced: PricedCourse) -> tuple[int | None, int | None]:

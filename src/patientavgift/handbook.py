@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .cases import CaseResult, price_case, run_paths
-from .coverage import coverage
+from .confidence import ORDER, SV, SV_EXPLAINED, Confidence, of_item, weakest
+from .coverage import Coverage, coverage
 from .engine import Outcome, Totals
 from .explain import kronor, outcome_summary, yes_no
 from .model import FACT_TERMS, FACT_TYPES, Case, Region, Term
@@ -28,7 +30,49 @@ from .rules import FeeRef, ParamRef, Row, RuleBook, load_rules, sv_number
 Cell = str | int | Decimal | None
 
 STATUS_SV = {"decided": "beslutad", "proposed": "förslag", "alternative": "alternativ"}
-"""Swedish names of a rule value's status."""
+"""Swedish names of a rule value's status (a decided value is called *beslutad* only where its
+confidence allows it: see `status_word`)."""
+
+DECIDED_SV: dict[Confidence, str] = {
+    "verified": "beslutad",
+    "derived": "beslutad, belopp härlett",
+    "inferred": "antagen tillämpning",
+    "unverified": "ej belagd",
+}
+"""What the book calls a value with status `decided`, by the weakest confidence it rests on: only a
+verified or derived value is called decided (beslutad)."""
+
+
+# --------------------------------------------------------------------------- confidence marks
+
+
+def mark(level: Confidence | None) -> str:
+    """The mark the book puts beside a value that is not verified: ' (härledd)', ' (antagen)', ' (ej belagd)'."""
+    return "" if level is None or level == "verified" else f" ({SV[level]})"
+
+
+def marked(text: str, level: Confidence | None) -> str:
+    """A value with its confidence mark."""
+    return text + mark(level)
+
+
+def legend(levels: Iterable[Confidence | None] | None = None) -> Prose:
+    """The explanation of the confidence marks, once per page (only the levels given, or all)."""
+    wanted = {lvl for lvl in levels if lvl} if levels is not None else set(ORDER)
+    items = [
+        f"- *({SV[lvl]})* – {SV_EXPLAINED[lvl].split(': ', 1)[1]}"
+        for lvl in ORDER
+        if lvl in wanted and lvl != "verified"
+    ]
+    if not items:
+        return Prose("")
+    body = "\n".join(items)
+    return Prose(
+        ":::{admonition} Säkerhetsmarkeringar\n:class: tip pa-legend\n"
+        "Ett belopp utan markering är belagt: en källa anger det direkt. Markeringen inom parentes visar det "
+        "svagaste underlag som beloppet vilar på:\n\n"
+        f"{body}\n:::\n"
+    )
 
 
 # --------------------------------------------------------------------------- display objects
@@ -208,13 +252,37 @@ def sources_table(book: RuleBook) -> Table:
 
 
 def statements_table(book: RuleBook, doc_id: str, sections: Sequence[str] | None = None) -> Table:
-    """A document's statements (paraphrased), optionally only some sections (by prefix)."""
-    rows: list[list[Cell]] = []
-    for st in book.documents[doc_id].statements:
-        if sections is not None and not any(st.section.startswith(s) for s in sections):
-            continue
-        rows.append([st.section, st.text, st.id])
-    return Table(["Avsnitt", "Innehåll (i egna ord)", "Id"], rows)
+    """A document's statements (paraphrased), optionally only some sections (by prefix).
+
+    Where the document tags its statements (the reference material), each statement's tag is shown.
+    """
+    chosen = [
+        st
+        for st in book.documents[doc_id].statements
+        if sections is None or any(st.section.startswith(s) for s in sections)
+    ]
+    if any(st.confidence for st in chosen):
+        rows: list[list[Cell]] = [[st.section, st.text, statement_tag(book, st.id), st.id] for st in chosen]
+        return Table(["Avsnitt", "Innehåll (i egna ord)", "Säkerhet", "Id"], rows)
+    return Table(["Avsnitt", "Innehåll (i egna ord)", "Id"], [[st.section, st.text, st.id] for st in chosen])
+
+
+def statement_tag(book: RuleBook, statement_id: str) -> str:
+    """A statement's confidence in Swedish (a source document's own statement counts as verified)."""
+    return SV[book.statements[statement_id][1].confidence or "verified"]
+
+
+def cite_with_tags(book: RuleBook, cite: str) -> str:
+    """A rendered citation with the tag of every tagged statement: '[facts.x]' becomes '[facts.x, härledd]'."""
+
+    def tag(match: re.Match[str]) -> str:
+        sid = match.group(1)
+        found = book.statements.get(sid)
+        if found is None or found[1].confidence is None:
+            return match.group(0)
+        return f"[{sid}, {SV[found[1].confidence]}]"
+
+    return re.sub(r"\[([\w.-]+)\]", tag, cite)
 
 
 def statement_text(book: RuleBook, statement_id: str) -> str:
@@ -264,16 +332,20 @@ def _points_cell(book: RuleBook, points: Decimal | ParamRef | None, on: date | N
     return sv_number(points)
 
 
-def _fee_cell(book: RuleBook, row: Row, on: date | None = None) -> str:
+def _fee_cell(book: RuleBook, row: Row, table_id: str | None = None, on: date | None = None) -> str:
     if row.undetermined:
         return "ej avgjort"
     fee = row.fee
     if fee is None:
         return "–"
-    if isinstance(fee, int | Decimal):
-        return f"{sv_number(fee)} kr"
-    if fee.param:
-        return _param_cell(book, fee.param, " kr", on)
+    if isinstance(fee, int | Decimal) or fee.param:
+        text = (
+            f"{sv_number(fee)} kr" if isinstance(fee, int | Decimal) else _param_cell(book, fee.param or "", " kr", on)
+        )
+        if table_id is None:
+            return text
+        level = row_level(book, table_id, row, on) if on else row_weakest(book, table_id, row)
+        return marked(text, level)
     assert fee.table is not None
     return f"enligt {book.tables[fee.table].title}"
 
@@ -281,6 +353,124 @@ def _fee_cell(book: RuleBook, row: Row, on: date | None = None) -> str:
 def _status_cell(row: Row) -> str:
     status = STATUS_SV[row.status]
     return f"{status}: {row.proposal}" if row.proposal else status
+
+
+def status_word(status: str, proposal: str | None, level: Confidence) -> str:
+    """What the book calls a rule value: a proposal or alternative by its id, a decided value by its confidence."""
+    if status != "decided":
+        return f"{STATUS_SV[status]}: {proposal}" if proposal else STATUS_SV[status]
+    return DECIDED_SV[level]
+
+
+def _fee_levels(book: RuleBook, row: Row, on: date) -> list[Confidence]:
+    """The confidence of the amount a row's fee refers to on a day (a parameter value or a lookup table)."""
+    if not isinstance(row.fee, FeeRef):
+        return []
+    if row.fee.param:
+        param = book.parameters[row.fee.param]
+        values = [v for v in param.decided() if param.holds(v, on)]
+        return [of_item(book, v.confidence, v.cite) for v in values]
+    assert row.fee.table is not None
+    table = book.tables[row.fee.table]
+    return [row_level(book, row.fee.table, sub, on) for sub in table.rows if sub.in_force(on) and not sub.undetermined]
+
+
+def row_level(book: RuleBook, table_id: str, row: Row, on: date) -> Confidence:
+    """The weakest confidence a row rests on, on a day: its own tag, the statements it cites, the table's
+    readings in force that cover it, and the amount its fee refers to."""
+    levels: list[Confidence | None] = [of_item(book, row.confidence, row.cite)]
+    for reading in book.tables[table_id].readings:
+        if reading.in_force(on) and (not reading.rows or row.id in reading.rows):
+            levels.append(of_item(book, reading.confidence, reading.cite))
+    levels += _fee_levels(book, row, on)
+    return weakest(levels)
+
+
+def row_periods(book: RuleBook, table_id: str, row: Row) -> list[tuple[date, date | None, Confidence]]:
+    """A row's validity split where the confidence of what it rests on changes (readings, parameter values)."""
+    edges = {row.valid_from}
+    dated: list[Any] = list(book.tables[table_id].readings)
+    if isinstance(row.fee, FeeRef) and row.fee.param:
+        dated += book.parameters[row.fee.param].values
+    if isinstance(row.fee, FeeRef) and row.fee.table:
+        dated += book.tables[row.fee.table].readings
+    for item in dated:
+        edges.add(item.valid_from)
+        if item.valid_to is not None:
+            edges.add(date.fromordinal(item.valid_to.toordinal() + 1))
+    starts = sorted(d for d in edges if row.in_force(d))
+    out: list[tuple[date, date | None, Confidence]] = []
+    for i, start in enumerate(starts):
+        end = date.fromordinal(starts[i + 1].toordinal() - 1) if i + 1 < len(starts) else row.valid_to
+        level = row_level(book, table_id, row, start)
+        if out and out[-1][2] == level:
+            out[-1] = (out[-1][0], end, level)
+        else:
+            out.append((start, end, level))
+    return out
+
+
+def row_weakest(book: RuleBook, table_id: str, row: Row) -> Confidence:
+    """The weakest confidence a row rests on over its whole validity."""
+    return weakest(level for _, _, level in row_periods(book, table_id, row))
+
+
+def row_status(book: RuleBook, table_id: str, row: Row) -> str:
+    """A row's status in words, per period where its confidence changes ('antagen tillämpning 2024-04-01 –
+    2025-11-26; beslutad 2025-11-27 – 2027-11-27'); a proposal or alternative by its id."""
+    if row.status != "decided" or row.undetermined:
+        base = status_word(row.status, row.proposal, "verified")
+        return "regeln avgör inte avgiften" if row.undetermined and row.status == "decided" else base
+    periods = row_periods(book, table_id, row)
+    if len(periods) == 1:
+        return status_word(row.status, row.proposal, periods[0][2])
+    return "; ".join(f"{status_word(row.status, row.proposal, lvl)} {validity_text(a, b)}" for a, b, lvl in periods)
+
+
+def status_summary(book: RuleBook, table_id: str, rows: Sequence[Row] | None = None) -> str:
+    """One or two sentences on what a rule table's rows are: decided and verified, resting on derived,
+    inferred or unverified values (by row number), proposals or alternatives – computed from the data."""
+    table_rows = book.rows(table_id)
+    chosen = list(rows) if rows is not None else table_rows
+    number = {id(r): n for n, r in enumerate(table_rows, 1)}
+    groups: dict[str, list[int]] = {}
+    for row in chosen:
+        n = number[id(row)]
+        if row.status != "decided":
+            groups.setdefault(row.status, []).append(n)
+        elif row.undetermined:
+            groups.setdefault("undetermined", []).append(n)
+        else:
+            groups.setdefault(row_weakest(book, table_id, row), []).append(n)
+    total = len(chosen)
+    plain = groups.get("verified", [])
+    parts = []
+    if plain:
+        every = "alla" if len(plain) == total else f"{len(plain)} av de {total}"
+        parts.append(f"{every} raderna är beslutade och belagda i källorna")
+    words = {
+        "derived": "vilar på härledda belopp",
+        "inferred": "vilar helt eller delvis på antaganden (antagen tillämpning)",
+        "unverified": "vilar på belopp som inte är belagda för hela perioden",
+        "undetermined": "avgör inte avgiften utan redovisar kontakten som ej avgjord",
+        "proposed": "är förslag som inte är beslutade",
+        "alternative": "är alternativ som bara används när en beräkning ber om dem",
+    }
+    for key, text in words.items():
+        if key in groups:
+            ns = groups[key]
+            parts.append(f"{_row_numbers(ns)} {text}")
+    first, *rest = parts
+    sentence = first[0].upper() + first[1:]
+    if rest:
+        sentence += "; " + "; ".join(rest)
+    return sentence + ". Kolumnen Status visar vad som gäller för varje rad."
+
+
+def _row_numbers(numbers: Sequence[int]) -> str:
+    words = [str(n) for n in numbers]
+    joined = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " och " + words[-1]
+    return f"rad {joined}"
 
 
 def rule_rows(book: RuleBook, table_id: str, on: date | None = None, *, proposals: bool = True) -> list[Row]:
@@ -328,10 +518,10 @@ def rule_table(
                 n,
                 row.label or row.id,
                 condition_text(book, table_id, row),
-                _fee_cell(book, row, on),
+                _fee_cell(book, row, table_id, on),
                 ", ".join(conclusion) or "–",
                 validity_text(row.valid_from, row.valid_to),
-                _status_cell(row),
+                row_status(book, table_id, row),
                 ", ".join(row.cite),
             ]
         )
@@ -354,7 +544,7 @@ def source_columns_table(book: RuleBook, table_id: str, on: date | None = None) 
         cells: list[Cell] = []
         for name in names:
             if name == "fee":
-                cells.append(_fee_cell(book, row, on))
+                cells.append(_fee_cell(book, row, table_id, on))
             elif name == "contact_points":
                 extra = "".join(
                     f" (+{_points_cell(book, p.points, on)} {p.text or ''})".rstrip() for p in row.points_extra
@@ -369,16 +559,18 @@ def source_columns_table(book: RuleBook, table_id: str, on: date | None = None) 
 def parameter_table(book: RuleBook, param_id: str) -> Table:
     """A parameter's dated values (amount, validity, status, citation)."""
     param = book.parameters[param_id]
-    rows: list[list[Cell]] = [
-        [
-            param.label,
-            f"{sv_number(v.amount)} kr",
-            validity_text(v.valid_from, param.last_day(v)),
-            STATUS_SV[v.status] + (f": {v.proposal}" if v.proposal else ""),
-            ", ".join(v.cite),
-        ]
-        for v in param.values
-    ]
+    rows: list[list[Cell]] = []
+    for v in param.values:
+        level = of_item(book, v.confidence, v.cite)
+        rows.append(
+            [
+                param.label,
+                marked(f"{sv_number(v.amount)} kr", level),
+                validity_text(v.valid_from, param.last_day(v)),
+                status_word(v.status, v.proposal, level),
+                ", ".join(v.cite),
+            ]
+        )
     if not rows:
         rows.append([param.label, "inget belopp i källan", "–", "–", param.note or "–"])
     return Table(["Avgift", "Belopp", "Giltighet", "Status", "Källor"], rows)
@@ -434,12 +626,23 @@ def ceiling_table(book: RuleBook, years: Iterable[int] | None = None) -> Table:
         rows.append(
             [
                 str(pbb.year),
-                f"{sv_number(pbb.amount)} kr",
-                f"{sv_number(amount.amount)} kr" if amount else "–",
-                ", ".join(pbb.cite),
+                marked(f"{sv_number(pbb.amount)} kr", of_item(book, pbb.confidence, pbb.cite)),
+                marked(f"{sv_number(amount.amount)} kr", amount.confidence) if amount else "–",
+                ", ".join(amount.cite) if amount else ", ".join(pbb.cite),
             ]
         )
     return Table(["År", "Prisbasbelopp", "Högkostnadstak", "Källor"], rows)
+
+
+def ceiling_levels(book: RuleBook) -> dict[int, Confidence]:
+    """The confidence of the national ceiling amount per year (documented by a source, or derived)."""
+    assert book.national is not None
+    out: dict[int, Confidence] = {}
+    for pbb in book.national.ceiling.prisbasbelopp:
+        amount = book.ceiling(Region.stockholm, date(pbb.year, 12, 31))
+        if amount:
+            out[pbb.year] = amount.confidence
+    return out
 
 
 def ceiling_series(book: RuleBook) -> list[tuple[int, int]]:
@@ -459,7 +662,7 @@ def regional_ceiling_table(book: RuleBook) -> Table:
     rows: list[list[Cell]] = [
         [
             r.region.label,
-            f"{sv_number(r.amount)} kr",
+            marked(f"{sv_number(r.amount)} kr", of_item(book, r.confidence, r.cite)),
             validity_text(r.valid_from, r.valid_to),
             r.note or "–",
             ", ".join(r.cite),
@@ -500,12 +703,22 @@ def price(book: RuleBook, case: Case) -> tuple[list[Outcome], Totals]:
     return price_case(book, case)
 
 
-def fee_cell(outcome: Outcome) -> str:
-    """A fee for a table: the amount, or 'ej avgjort' with the missing facts."""
-    if outcome.fee is None:
+def fee_cell(outcome: Outcome, *, list_fee: bool = False) -> str:
+    """A fee for a table: the amount with its confidence mark, or 'ej avgjort' with the missing facts.
+
+    With `list_fee`, the fee before exemptions and the ceiling (avgift enligt taxa)."""
+    amount = outcome.list_fee if list_fee else outcome.fee
+    if amount is None:
         missing = f" (saknas: {', '.join(FACT_TERMS.get(k, k) for k in outcome.missing)})" if outcome.missing else ""
         return "ej avgjort" + missing
-    return kronor(outcome.fee)
+    return marked(kronor(amount), outcome.confidence)
+
+
+def total_cell(amount: int | None, outcomes: Iterable[Outcome]) -> str:
+    """A sum of fees with the weakest mark of the outcomes it adds up."""
+    if amount is None:
+        return "ej avgjort"
+    return marked(kronor(amount), weakest(o.confidence for o in outcomes if o.fee is not None))
 
 
 # --------------------------------------------------------------------------- case corpus
@@ -584,9 +797,19 @@ def case_contacts_table(result: CaseResult) -> Table:
 def trace_html(outcome: Outcome) -> str:
     """The chain of rules behind one outcome as an ordered HTML list with citations."""
     items = []
+    book = rules()
     for step in outcome.trace:
-        cite = f'<br><span class="pa-cite">Källa: {html.escape(step.cite)}</span>' if step.cite else ""
-        items.append(f"<li><code>{html.escape(step.rule)}</code> {html.escape(step.text)}{cite}</li>")
+        cite = (
+            f'<br><span class="pa-cite">Källa: {html.escape(cite_with_tags(book, step.cite))}</span>'
+            if step.cite
+            else ""
+        )
+        sure = ""
+        if step.confidence not in (None, "verified"):
+            assert step.confidence is not None
+            note = f": {step.note}" if step.note else ""
+            sure = f'<br><span class="pa-note">Säkerhet: {html.escape(SV[step.confidence] + note)}</span>'
+        items.append(f"<li><code>{html.escape(step.rule)}</code> {html.escape(step.text)}{sure}{cite}</li>")
     for reason in outcome.reasons if outcome.undetermined else []:
         items.append(f"<li><strong>Ej avgjort:</strong> {html.escape(reason)}</li>")
     for warning in outcome.warnings:
@@ -656,23 +879,59 @@ def summary_counts(results: Sequence[CaseResult]) -> dict[str, int]:
 # --------------------------------------------------------------------------- coverage and glossary
 
 
+def coverage_state(c: Coverage) -> str:
+    """A statement's coverage in words: täckt, bakgrund, ej modellerat (with the reason) or SAKNAR."""
+    if c.not_modelled:
+        return "ej modellerat: " + c.not_modelled
+    if c.gap:
+        return "SAKNAR " + c.gap
+    return "bakgrund" if not c.must_cover else "täckt"
+
+
 def coverage_table(book: RuleBook, results: Sequence[CaseResult]) -> Table:
-    """Every statement with the rules and cases citing it; gaps are marked."""
+    """Every statement with its tag, the rules and cases citing it; gaps are marked."""
     rows: list[list[Cell]] = []
     classes = []
     for c in coverage(book, [r.entry for r in results]):
         doc = book.documents[c.document]
-        if c.not_modelled:
-            state = "ej modellerat: " + c.not_modelled
-        elif c.gap:
-            state = "SAKNAR " + c.gap
-        elif not c.must_cover:
-            state = "bakgrund"
-        else:
-            state = "täckt"
-        rows.append([doc.issuer, c.section, c.text, c.statement, ", ".join(c.rules) or "–", len(c.cases), state])
+        rows.append(
+            [
+                doc.issuer,
+                c.section,
+                c.text,
+                statement_tag(book, c.statement),
+                c.statement,
+                ", ".join(c.rules) or "–",
+                len(c.cases),
+                coverage_state(c),
+            ]
+        )
         classes.append("pa-gap" if c.gap else "")
-    return Table(["Källa", "Avsnitt", "Påstående", "Id", "Regler", "Fall", "Täckning"], rows, row_classes=classes)
+    return Table(
+        ["Källa", "Avsnitt", "Påstående", "Säkerhet", "Id", "Regler", "Fall", "Täckning"], rows, row_classes=classes
+    )
+
+
+def coverage_by_document(book: RuleBook, results: Sequence[CaseResult]) -> Table:
+    """Per source document: statements, how many are encoded (a rule and a case), background, not modelled
+    (each with its reason in the register) and missing."""
+    counts: dict[str, dict[str, int]] = {
+        d: dict.fromkeys(("all", "covered", "background", "not", "gap"), 0) for d in book.documents
+    }
+    for c in coverage(book, [r.entry for r in results]):
+        n = counts[c.document]
+        n["all"] += 1
+        key = "not" if c.not_modelled else "gap" if c.gap else "background" if not c.must_cover else "covered"
+        n[key] += 1
+    rows: list[list[Cell]] = [
+        [book.documents[d].issuer, book.documents[d].title, n["all"], n["covered"], n["background"], n["not"], n["gap"]]
+        for d, n in counts.items()
+    ]
+    total = [sum(int(r[i] or 0) for r in rows) for i in range(2, 7)]
+    rows.append(["Totalt", "", *total])
+    return Table(
+        ["Källa", "Titel", "Påståenden", "Kodade (regel och fall)", "Bakgrund", "Ej modellerade", "Saknas"], rows
+    )
 
 
 def _meaning(key: str) -> str:
