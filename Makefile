@@ -26,6 +26,7 @@ book: install build-book check-html     ## build the handbook into _build/html (
 	@echo "The handbook is built. Open $(CURDIR)/_build/html/index.html, or run 'make serve' and browse http://127.0.0.1:$(PORT)/"
 
 build-book: install
+	@$(BIN)/python scripts/publish_gate.py
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees
 	@start=$$(date +%s); \
 	$(BIN)/jupyter-book build --all -W -n --keep-going . ; rc=$$?; \

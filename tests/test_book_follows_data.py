@@ -32,6 +32,14 @@ def raised_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     block = text[start:end]
     assert "amount: 160," in block, "the VGR fee for BR + ZV051 no longer has the routine's 160 kr"
     path.write_text(text[:start] + block.replace("amount: 160,", "amount: 175,") + text[end:], encoding="utf-8")
+    # The cited statements must state the new amount too, or the rule data is refused.
+    sources = copy / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    for sid in ("vgr.row-br-zv051", "facts.vgr-2024"):
+        start = text.index(f"      - id: {sid}\n")
+        end = text.index("\n      - id: ", start + 1)
+        text = text[:start] + text[start:end].replace("160 kr", "175 kr") + text[end:]
+    sources.write_text(text, encoding="utf-8")
     return copy
 
 

@@ -96,7 +96,7 @@ def read_case_file(path: Path, book: RuleBook | None = None) -> list[CaseEntry]:
             entry.problems.append(
                 Problem(
                     str(path),
-                    line_of(data, base),
+                    line_of(data, base) or 1,
                     "",
                     "ett fall ska vara ett block av nycklar (id, region, contacts …)",
                 )

@@ -247,7 +247,9 @@ def _category(
     if row is None or result.value is None or row.category is None:
         missing = result.missing if result.value is None else frozenset({"programme.kind"})
         return None, missing
-    d.trace.append(_step(book, row, f"Programmets kategori: {row.category.label} ({row.text or row.label or row.id})"))
+    # The category bears on a fee only through the rows that test it, which carry their own confidence.
+    step = _step(book, row, f"Programmets kategori: {row.category.label} ({row.text or row.label or row.id})")
+    d.trace.append(replace(step, confidence=None))
     return row.category, frozenset()
 
 
@@ -411,7 +413,7 @@ def decide(
         d.trace.append(_step(book, row, f"Prövad men inte avgjord: {row.label or row.id}"))
         return d
     description = row.text or row.label or row.id
-    d.trace.append(_step(book, row, f"{description} ({row.period_text()})"))
+    d.trace.append(_step(book, row, f"{description} (regelns giltighet i regeldatan: {row.period_text()})"))
     d.trace.extend(_readings(book, table_id, row, on))
     if row.undetermined:
         d.reasons.append(row.undetermined)

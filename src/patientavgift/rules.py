@@ -450,7 +450,8 @@ class RuleBook:
                 documented = next((d for d in ceiling.documented if d.year == on.year and d.amount == amount), None)
                 if documented is not None:
                     cite = [*ceiling.rule.cite, *pbb.cite, *documented.cite]
-                    level = of_item(self, documented.confidence, cite)
+                    # A stated amount is as sure as its source, whatever the formula's inputs are.
+                    level = of_item(self, documented.confidence, documented.cite)
                     return CeilingAmount(amount, ceiling.rule.id, cite, text, level)
                 cite = [*ceiling.rule.cite, *pbb.cite, *ceiling.derived_cite]
                 note = (
@@ -552,7 +553,7 @@ def _read(path: Path, problems: _Collector, holds: str) -> Any:
         problems.problems.append(Problem(str(path), None, "", f"filen är tom; den ska innehålla {holds}"))
         return None
     if not isinstance(data, LineDict):
-        where = getattr(data, "line", None)
+        where = getattr(data, "line", None) or 1  # (a bare value: the file holds nothing but it)
         message = f"filen ska vara ett block av nycklar och värden med {holds}"
         problems.problems.append(Problem(str(path), where, "", message))
         return None
