@@ -101,6 +101,21 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import DiffError, diff, write_html
+
+    try:
+        report = diff(args.revision, args.rules, args.cases)
+    except DiffError as exc:
+        print(f"fel: {exc}", file=sys.stderr)
+        return 2
+    print(report.text(), end="")
+    if args.html:
+        write_html(report, args.html)
+        print(f"sidan med konsekvenserna: {args.html}")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     from .schema import write
 
@@ -207,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         help="price contact by contact through the case engine instead (slow; CSV output; a cross-check)",
     )
     p.set_defaults(func=_price)
+    p = sub.add_parser("diff", help="what an edit of the rule data changes, against a git revision (default HEAD)")
+    p.add_argument("revision", nargs="?", default="HEAD", help="the git revision to compare with (default: HEAD)")
+    p.add_argument("--cases", type=Path, default=Path("cases"), help="case folder (default: cases/)")
+    p.add_argument("--html", type=Path, default=None, help="also write the report as an HTML page")
+    p.set_defaults(func=_diff)
     p = sub.add_parser("schema", help="write the JSON Schemas of rule and case files (for editors that check YAML)")
     p.add_argument("--out", type=Path, default=Path("schemas"), help="folder (default: schemas/)")
     p.set_defaults(func=_schema)
