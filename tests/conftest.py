@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,10 @@ from patientavgift.rules import RuleBook, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"
+
+# The book judges review dates and "today" by this day, so that the recorded chapter outputs do not
+# change with the calendar (a real build uses the day it runs).
+os.environ.setdefault("PATIENTAVGIFT_TODAY", "2026-12-04")
 
 
 @pytest.fixture(scope="session")

@@ -104,3 +104,17 @@ contacts:
     assert main(["--rules", str(rules), "cases", str(case)]) == 1
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "vgr-written-after-change" in out and "180" in out and "0 passed, 1 failed" in out
+
+
+def test_check_warns_when_a_review_or_a_source_is_due_but_passes(
+    tmp_path: Path, capsys: object, monkeypatch: object
+) -> None:
+    # Every rule file was reviewed 2026-12-04, due again twelve months later; VGR's routine v6.0 is
+    # valid to 2027-11-27. On 2028-01-01 both are due: check warns and still passes.
+    monkeypatch.setenv("PATIENTAVGIFT_TODAY", "2028-01-01")  # type: ignore[attr-defined]
+    (tmp_path / "no-cases").mkdir()
+    assert main(["check", str(tmp_path / "no-cases")]) == 0
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "Varning: " in out and "nästa granskning skulle göras senast 2027-12-04" in out
+    assert "var giltig till 2027-11-27" in out
+    assert out.rstrip().endswith("regeldata och fall är giltiga")

@@ -15,7 +15,7 @@ from .errors import Problem, RuleDataError
 from .explain import explain_case, failure_text
 from .outputs import OutputError
 from .register import CHUNK_ROWS, RegisterError, price_register, rejects_path
-from .rules import check_rules, load_rules
+from .rules import build_date, check_rules, load_rules, review_warnings
 
 
 def _cases(args: argparse.Namespace) -> int:
@@ -86,7 +86,9 @@ def case_problems(paths: list[Path], book_rules: Path | None) -> list[Problem]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    _, problems = check_rules(args.rules)
+    book, problems = check_rules(args.rules)
+    for warning in review_warnings(book, build_date()):
+        print(f"Varning: {warning}")
     paths = args.paths or ([Path("cases")] if Path("cases").is_dir() else [])
     problems += case_problems([p for p in paths if p.exists()], args.rules)
     for p in paths:

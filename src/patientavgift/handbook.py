@@ -982,3 +982,108 @@ def _enum_sv(name: str) -> str:
         "ProgrammeKind": "programkategori",
         "ProgrammeEvent": "programhändelse",
     }.get(name, name)
+
+
+def review_table(book: RuleBook, today: date) -> Table:
+    """Every rule file with its last review, reviewer and next review; due ones marked *att granska*."""
+    rows: list[list[Cell]] = []
+    for path, reviewed in sorted(book.reviews.items()):
+        due = reviewed.review_due()
+        name = path.relative_to(book.root).as_posix() if path.is_relative_to(book.root) else str(path)
+        rows.append(
+            [
+                f"`{name}`",
+                str(reviewed.last_reviewed),
+                reviewed.reviewer,
+                str(due),
+                "att granska" if due <= today else "–",
+            ]
+        )
+    return Table(["Fil", "Senast granskad", "Granskare", "Nästa granskning", f"Läge den {today}"], rows)
+
+
+def change_dates(book: RuleBook, after: date) -> list[date]:
+    """Every day after `after` on which a rule row, a parameter value or a reading begins, the day
+    after one ends, and the next 1 January (the ceiling's year): the days a table of fees can change
+    (decided values and proposals alike)."""
+    days: set[date] = set()
+    for table in book.tables.values():
+        dated: list[Any] = [*table.rows, *table.readings]
+        for param in table.parameters:
+            dated += param.values
+        for item in dated:
+            days.add(item.valid_from)
+            if item.valid_to is not None:
+                days.add(date.fromordinal(item.valid_to.toordinal() + 1))
+    days.add(date(after.year + 1, 1, 1))  # (a new year: a new ceiling, or none in the data yet)
+    return sorted(d for d in days if d > after)
+
+
+def changelog(book: RuleBook) -> Table:
+    """What changed when: every dated value of the rule data in date order, with its status, its
+    confidence and its citation (the handbook's change log, generated, never typed)."""
+    events: list[tuple[date, str, str, str, str]] = []
+
+    def add(day: date, what: str, status: str, level: Confidence, cite: Iterable[str]) -> None:
+        events.append((day, what, status, SV[level], ", ".join(cite)))
+
+    for table in book.tables.values():
+        for param in table.parameters:
+            unit = " kr" if param.unit == "kr" else " kontaktpoäng"
+            for value in param.values:
+                level = of_item(book, value.confidence, value.cite)
+                status = STATUS_SV[value.status] + (f": {value.proposal}" if value.proposal else "")
+                add(value.valid_from, f"{param.label}: {sv_number(value.amount)}{unit}", status, level, value.cite)
+        for row in table.rows:
+            level = of_item(book, row.confidence, row.cite)
+            status = STATUS_SV[row.status] + (f": {row.proposal}" if row.proposal else "")
+            add(row.valid_from, f"Regeln börjar gälla: {row.label or row.id} ({table.title})", status, level, row.cite)
+            if row.valid_to is not None:
+                end = date.fromordinal(row.valid_to.toordinal() + 1)
+                add(
+                    end,
+                    f"Regeln upphör efter {row.valid_to}: {row.label or row.id} ({table.title})",
+                    status,
+                    level,
+                    row.cite,
+                )
+        for reading in table.readings:
+            add(reading.valid_from, f"Läsning: {reading.text}", "läsning", reading.confidence, reading.cite)
+    for region in book.regions.values():
+        for ex in region.exemptions:
+            add(
+                ex.valid_from,
+                f"{region.title}: {ex.text or ex.id}",
+                STATUS_SV[ex.status],
+                of_item(book, ex.confidence, ex.cite),
+                ex.cite,
+            )
+    if book.national is not None:
+        for ex in book.national.exemptions:
+            add(
+                ex.valid_from,
+                f"Hela landet: {ex.text or ex.id}",
+                STATUS_SV[ex.status],
+                of_item(book, ex.confidence, ex.cite),
+                ex.cite,
+            )
+        for own in book.national.ceiling.regional:
+            add(
+                own.valid_from,
+                f"{own.region.label}: eget högkostnadstak {sv_number(own.amount)} kr",
+                STATUS_SV[own.status],
+                of_item(book, own.confidence, own.cite),
+                own.cite,
+            )
+        for pbb in book.national.ceiling.prisbasbelopp:
+            ceiling = book.ceiling(Region.skane, date(pbb.year, 12, 31))
+            if ceiling is not None:
+                add(
+                    date(pbb.year, 1, 1),
+                    f"Högkostnadstaket {pbb.year} enligt lagens formel: {sv_number(ceiling.amount)} kr",
+                    "beslutad",
+                    ceiling.confidence,
+                    ceiling.cite,
+                )
+    events.sort(key=lambda e: (e[0], e[1]))
+    return Table(["Datum", "Ändring", "Status", "Säkerhet", "Källor"], [[str(e[0]), *e[1:]] for e in events])

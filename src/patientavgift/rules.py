@@ -106,7 +106,23 @@ class Document(_Data):
         return f"{self.title} ({self.issuer}{version})"
 
 
-class SourcesFile(_Data):
+class Reviewed(_Data):
+    """Who last checked a rule file against its sources, and when: `check` warns when the next
+    review is due, and the book lists the files to review."""
+
+    last_reviewed: IsoDate
+    reviewer: str = Field(min_length=1, description="the role that reviewed the file, e.g. avgiftssamordnare")
+    review_every_months: Annotated[int, Strict(), within(1, 60, "månader")] = 12
+
+    def review_due(self) -> date:
+        """The day the next review is due."""
+        months = self.last_reviewed.month - 1 + self.review_every_months
+        year, month = self.last_reviewed.year + months // 12, months % 12 + 1
+        day = min(self.last_reviewed.day, 28)
+        return date(year, month, day)
+
+
+class SourcesFile(Reviewed):
     documents: list[Document] = Field(min_length=1)
 
 
@@ -270,7 +286,7 @@ class Reading(Dated):
     confidence: Confidence
 
 
-class TableFile(_Data):
+class TableFile(Reviewed):
     """A rule table file."""
 
     id: str
@@ -307,7 +323,7 @@ class Exemption(Dated):
         return age >= self.free_from_age
 
 
-class RegionFile(_Data):
+class RegionFile(Reviewed):
     region: Region
     title: str
     services: list[Service] = Field(min_length=1)
@@ -360,7 +376,7 @@ class Ceiling(_Data):
     regional: list[RegionalCeiling] = []
 
 
-class NationalFile(_Data):
+class NationalFile(Reviewed):
     exemptions: list[Exemption] = []
     ceiling: Ceiling
 
@@ -396,6 +412,8 @@ class RuleBook:
     conditions: dict[tuple[str, str], Condition] = field(default_factory=dict)
     national: NationalFile | None = None
     proposals: dict[str, Status] = field(default_factory=dict)
+    reviews: dict[Path, Reviewed] = field(default_factory=dict)
+    """Every rule file with who last reviewed it, and when."""
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -603,6 +621,8 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
     src_data = _read(src_path, out, HOLDS["sources.yaml"])
     sources = _model(SourcesFile, src_data, src_path, out) if src_data is not None else None
     if sources:
+        book.reviews[src_path] = sources
+    if sources:
         for di, doc in enumerate(sources.documents):
             if doc.id in book.documents:
                 out.add(src_path, src_data, ("documents", di, "id"), f"dokument-id '{doc.id}' används två gånger")
@@ -627,6 +647,7 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
         national = _model(NationalFile, nat_data, nat_path, out) if nat_data is not None else None
         if national:
             book.national = national
+            book.reviews[nat_path] = national
             for i, ex in enumerate(national.exemptions):
                 cited.append((nat_path, nat_data, ("exemptions", i), ex.cite))
             c = national.ceiling
@@ -677,6 +698,7 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
                             f"regionen '{region.region.value}' stämmer inte med mappen '{folder.name}'",
                         )
                     book.regions[region.region] = region
+                    book.reviews[path] = region
                     for i, ex in enumerate(region.exemptions):
                         cited.append((path, data, ("exemptions", i), ex.cite))
                     _exemption_overlaps(path, data, region.exemptions, ("exemptions",), out)
@@ -696,6 +718,7 @@ def check_rules(root: Path | None = None) -> tuple[RuleBook, list[Problem]]:
             if table.id in book.tables:
                 out.add(path, data, ("id",), f"tabell-id '{table.id}' används redan i {book.table_files[table.id]}")
             book.tables[table.id] = table
+            book.reviews[path] = table
             book.table_files[table.id] = path
             raw_tables[table.id] = data
             if table.kind == "contacts":
@@ -982,3 +1005,30 @@ def _cached(root: str) -> RuleBook:
 def load_rules(root: Path | None = None) -> RuleBook:
     """Load and validate the rule data (cached per folder); raise `RuleDataError` listing every problem."""
     return _cached(str((root or rules_dir()).resolve()))
+
+
+def review_warnings(book: RuleBook, today: date) -> list[str]:
+    """What is due for review on `today`: rule files whose next review has come, and source documents
+    whose own validity has ended (warnings: the data still loads)."""
+    out: list[str] = []
+    for path, reviewed in sorted(book.reviews.items()):
+        due = reviewed.review_due()
+        if due <= today:
+            out.append(
+                f"{path}: senast granskad {reviewed.last_reviewed} av {reviewed.reviewer}; nästa granskning "
+                f"skulle göras senast {due}. Läs filen mot källorna och uppdatera last_reviewed."
+            )
+    for doc in book.documents.values():
+        if doc.valid_to is not None and doc.valid_to < today:
+            out.append(
+                f"källan {doc.label()} var giltig till {doc.valid_to}; se efter om en ny version finns och "
+                "vad som gäller efter det datumet."
+            )
+    return out
+
+
+def build_date() -> date:
+    """The day the book and `check` judge review dates by: $PATIENTAVGIFT_TODAY (YYYY-MM-DD) when set,
+    so that a build can be repeated as of a given day, else today."""
+    given = os.environ.get("PATIENTAVGIFT_TODAY")
+    return date.fromisoformat(given) if given else date.today()
