@@ -45,7 +45,7 @@ def test_failing_case_shows_expectation_and_trace(
     assert main(["cases", str(path.parent)]) == 1
     out = capsys.readouterr().out
     assert "FAIL cli-wrong" in out
-    assert "contact 1 (2026-02-10): fee: väntat 200, fick 160" in out
+    assert "kontakt 1 (2026-02-10): avgift (fee): förväntat 200 kr, fick 160 kr" in out
     assert "[vgr.phone-replaces-visit]" in out
     assert out.strip().splitlines()[-1] == "1 passed, 1 failed"
 

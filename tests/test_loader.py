@@ -302,7 +302,7 @@ def test_a_missed_error_expectation_shows_the_real_error_once(
     assert main(["cases", str(path)]) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"FAIL probe ({path}:1)",
-        "  kontakt 1: väntat ett fel som innehåller 'telefon', men felet är:",
+        "  kontakt 1: förväntat ett fel som innehåller 'telefon', men felet är:",
         f"    {path}:7: contacts[0].mode: 'fax' är inte tillåtet; tillåtna värden: physical, phone, video, written, "
         "letter, inbox, platform",
         "0 passed, 1 failed",

@@ -178,41 +178,42 @@ def compare(expect: Expect, outcome: Outcome) -> list[str]:
         if key in {"fee", "list_fee"}:
             got = getattr(outcome, key)
             if got != wanted:
-                shown = "ej avgjort (" + why + ")" if got is None else f"{got}"
-                failures.append(f"{key}: väntat {wanted}, fick {shown}")
+                shown = "ej avgjort (" + why + ")" if got is None else f"{got} kr"
+                term = "avgift" if key == "fee" else "avgift enligt taxa"
+                failures.append(f"{term} ({key}): förväntat {wanted} kr, fick {shown}")
         elif key == "contact_points":
             got_points = outcome.contact_points
             if got_points is None or round(got_points, 2) != round(Decimal(str(wanted)), 2):
                 failures.append(
-                    f"contact_points: väntat {wanted}, fick {got_points if got_points is not None else 'inga'}"
+                    f"contact_points: förväntat {wanted}, fick {got_points if got_points is not None else 'inga'}"
                 )
         elif key == "registration":
             if not registration_matches(outcome.registration, wanted):
-                failures.append(f"registration: väntat {wanted!r}, fick {outcome.registration!r}")
+                failures.append(f"registration: förväntat {wanted!r}, fick {outcome.registration!r}")
         elif key == "undetermined":
             if isinstance(wanted, list):
                 if not outcome.undetermined:
                     failures.append(
-                        f"undetermined: väntat saknade uppgifter {wanted}, men avgiften avgjordes ({outcome.fee} kr)"
+                        f"undetermined: förväntat saknade uppgifter {wanted}, men avgiften avgjordes ({outcome.fee} kr)"
                     )
                 elif not set(wanted) <= set(outcome.missing):
                     failures.append(
-                        f"undetermined: väntat saknade uppgifter {sorted(wanted)}, fick {outcome.missing} ({why})"
+                        f"undetermined: förväntat saknade uppgifter {sorted(wanted)}, fick {outcome.missing} ({why})"
                     )
             elif outcome.undetermined != wanted:
                 failures.append(
-                    f"undetermined: väntat {wanted}, fick {outcome.undetermined}"
+                    f"undetermined: förväntat {wanted}, fick {outcome.undetermined}"
                     + (f" ({why})" if outcome.undetermined else "")
                 )
         elif key == "warning":
             if not any(wanted.casefold() in w.casefold() for w in outcome.warnings):
-                failures.append(f"warning: väntat en varning som innehåller {wanted!r}, fick {outcome.warnings}")
+                failures.append(f"warning: förväntat en varning som innehåller {wanted!r}, fick {outcome.warnings}")
         elif key == "error":
-            failures.append(f"error: väntat ett fel som innehåller {wanted!r}, men fallet är giltigt")
+            failures.append(f"error: förväntat ett fel som innehåller {wanted!r}, men fallet är giltigt")
         else:
             got = getattr(outcome, key)
             if got != wanted:
-                failures.append(f"{key}: väntat {wanted}, fick {got}")
+                failures.append(f"{key}: förväntat {wanted}, fick {got}")
     return failures
 
 
@@ -221,11 +222,11 @@ def compare_total(expect: ExpectTotal, totals: Totals) -> list[str]:
     for key in expect.model_fields_set:
         wanted = getattr(expect, key)
         if key == "error":
-            failures.append(f"expect_total.error: väntat ett fel som innehåller {wanted!r}, men fallet är giltigt")
+            failures.append(f"expect_total.error: förväntat ett fel som innehåller {wanted!r}, men fallet är giltigt")
             continue
         got = getattr(totals, key)
         if got != wanted:
-            failures.append(f"expect_total.{key}: väntat {wanted}, fick {got if got is not None else 'ej avgjort'}")
+            failures.append(f"expect_total.{key}: förväntat {wanted}, fick {got if got is not None else 'ej avgjort'}")
     return failures
 
 
@@ -246,7 +247,7 @@ def run_entry(book: RuleBook, entry: CaseEntry) -> CaseResult:
             return CaseResult(entry, ["fallet är ogiltigt:", *problems])
         error = entry.error or ""
         missed = [
-            f"{where}: väntat ett fel som innehåller {text!r}, men felet är:"
+            f"{where}: förväntat ett fel som innehåller {text!r}, men felet är:"
             for where, text in wanted
             if str(text).casefold() not in error.casefold()
         ]
@@ -255,7 +256,7 @@ def run_entry(book: RuleBook, entry: CaseEntry) -> CaseResult:
     failures = []
     for i, (contact, outcome) in enumerate(zip(entry.case.contacts, outcomes, strict=True)):
         if contact.expect:
-            failures += [f"contact {i + 1} ({contact.date}): {f}" for f in compare(contact.expect, outcome)]
+            failures += [f"kontakt {i + 1} ({contact.date}): {f}" for f in compare(contact.expect, outcome)]
     if entry.case.expect_total:
         failures += compare_total(entry.case.expect_total, totals)
     return CaseResult(entry, failures, outcomes, totals)

@@ -100,7 +100,7 @@ def failure_text(result: CaseResult) -> str:
     lines = [f"FAIL {entry.id} ({where})"]
     lines += [f"  {f}" for f in result.failures]
     for i, outcome in enumerate(result.outcomes, 1):
-        if any(f.startswith(f"contact {i} ") for f in result.failures):
+        if any(f.startswith(f"kontakt {i} ") for f in result.failures):
             lines.append(f"  Regelkedja för kontakt {i}:")
             lines += [f"    [{s.rule}] {s.text}" for s in outcome.trace]
             lines += [f"    Ej avgjort: {r}" for r in outcome.reasons]
