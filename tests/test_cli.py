@@ -44,7 +44,7 @@ def test_failing_case_shows_expectation_and_trace(
     path = write_case(PASSING.replace("cli-tb", "cli-wrong").replace("fee: 160", "fee: 200"), "wrong.yaml")
     assert main(["cases", str(path.parent)]) == 1
     out = capsys.readouterr().out
-    assert "FAIL cli-wrong" in out
+    assert "UNDERKÄNT (FAIL) cli-wrong" in out
     assert "kontakt 1 (2026-02-10): avgift (fee): förväntat 200 kr, fick 160 kr" in out
     assert "[vgr.phone-replaces-visit]" in out
     assert out.strip().splitlines()[-1] == "1 passed, 1 failed"

@@ -55,11 +55,11 @@ def test_list_means_one_of() -> None:
     [
         (
             {"mode": "fax"},
-            "'fax' is not allowed for mode; allowed values: physical, phone, video, written, letter, inbox, platform",
+            "'fax' är inte tillåtet för mode; tillåtna värden: physical, phone, video, written, letter, inbox, platform",
         ),
-        ({"booked": "yes"}, "'yes' is not allowed for booked; write true or false"),
-        ({"bokad": True}, "unknown key 'bokad' in a condition"),
-        ({"any": []}, "'any' needs a non-empty list of conditions"),
+        ({"booked": "yes"}, "'yes' är inte tillåtet för booked; skriv true eller false"),
+        ({"bokad": True}, "okänd nyckel 'bokad' i ett villkor"),
+        ({"any": []}, "'any' behöver en lista med minst ett villkor"),
     ],
 )
 def test_malformed_conditions(raw: Any, message: str) -> None:

@@ -139,14 +139,14 @@ def test_a_second_run_to_the_same_output_is_refused(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     lock = tmp_path / ".priced.csv.lock"
     assert err.splitlines() == [
-        f"error: {out}: filen skrivs redan av en annan körning (låsfil {lock}); vänta tills den är klar eller "
+        f"fel: {out}: filen skrivs redan av en annan körning (låsfil {lock}); vänta tills den är klar eller "
         "välj en annan utfil (the output is being written by another run)"
     ]
     assert not out.exists()
     first.stdin.write("\n")
     first.stdin.close()
     assert first.wait() == 0
-    assert "contacts read: 135" in first.stdout.read()
+    assert "kontakter lästa: 135 (contacts read)" in first.stdout.read()
     first.stdout.close()
     assert first.stderr is not None and first.stderr.read() == ""
     first.stderr.close()
@@ -172,7 +172,7 @@ def test_a_full_disk_leaves_no_output(
     assert main(["price", str(source), "--out", str(out), *(["--per-contact"] if per_contact else [])]) == 2
     rejects = tmp_path / "priced.rejects.csv"
     assert capsys.readouterr().err.splitlines() == [
-        f"error: {out}, {rejects}: disken är full; ingen utfil skrevs och tidigare utfiler är orörda. Frigör "
+        f"fel: {out}, {rejects}: disken är full; ingen utfil skrevs och tidigare utfiler är orörda. Frigör "
         "utrymme eller välj en annan plats för --out och kör igen (no space left on device)"
     ]
     assert out.read_text(encoding="utf-8") == EARLIER
@@ -235,8 +235,8 @@ def test_a_hard_link_to_the_register_is_refused(tmp_path: Path, capsys: pytest.C
     for extra in ([], ["--per-contact"]):
         assert main(["price", str(source), *args, *extra]) == 2
         assert capsys.readouterr().err == (
-            f"error: {link}: {which} names the register itself (the same file), which would be overwritten; "
-            "choose another file\n"
+            f"fel: {link}: {which} är samma fil som registret, som då skulle skrivas över; välj en annan fil "
+            "(names the register itself)\n"
         )
     assert source.read_bytes() == before == link.read_bytes()
 
@@ -248,15 +248,15 @@ def test_outputs_that_cannot_be_files_give_one_line(
     missing = tmp_path / "no-such-folder" / "p.csv"
     assert main(["price", str(source), "--out", str(missing)]) == 2
     assert capsys.readouterr().err == (
-        f"error: {missing}: mappen {missing.parent} finns inte; skapa den eller ge --out en annan plats (no such folder)\n"
+        f"fel: {missing}: mappen {missing.parent} finns inte; skapa den eller ge --out en annan plats (no such folder)\n"
     )
     assert main(["price", str(source), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
-        f"error: {tmp_path}: --out är en mapp; ge ett filnamn, t.ex. {tmp_path / 'priced.csv'} (a folder, not a file)\n"
+        f"fel: {tmp_path}: --out är en mapp; ge ett filnamn, t.ex. {tmp_path / 'priced.csv'} (a folder, not a file)\n"
     )
     assert main(["price", str(tmp_path), "--out", str(tmp_path / "p.csv")]) == 2
     assert capsys.readouterr().err == (
-        f"error: {tmp_path}: är en mapp; ge registerfilen (.csv eller .parquet) (a folder, not a file)\n"
+        f"fel: {tmp_path}: är en mapp; ge registerfilen (.csv eller .parquet) (a folder, not a file)\n"
     )
 
     def read_only(lock: Path) -> int:  # (what a folder without write permission gives)
@@ -265,7 +265,7 @@ def test_outputs_that_cannot_be_files_give_one_line(
     monkeypatch.setattr(outputs, "_locked_file", read_only)
     assert main(["price", str(source), "--out", str(tmp_path / "p.csv")]) == 2
     assert capsys.readouterr().err == (
-        f"error: {tmp_path / '.p.csv.lock'}: saknar behörighet; välj en plats du får skriva i (permission denied)\n"
+        f"fel: {tmp_path / '.p.csv.lock'}: saknar behörighet; välj en plats du får skriva i (permission denied)\n"
     )
 
 
@@ -276,7 +276,7 @@ def test_a_binary_column_is_not_written_to_csv(tmp_path: Path, capsys: pytest.Ca
     for extra in ([], ["--per-contact"]):
         assert main(["price", str(tmp_path / "register.parquet"), "--out", str(tmp_path / "p.csv"), *extra]) == 2
         assert capsys.readouterr().err == (
-            f"error: {tmp_path / 'register.parquet'}: kolumnen/kolumnerna blob har binära värden, som en CSV-fil "
+            f"fel: {tmp_path / 'register.parquet'}: kolumnen/kolumnerna blob har binära värden, som en CSV-fil "
             "inte kan hålla; skriv Parquet (--out med .parquet) eller ta bort kolumnerna (binary columns cannot be "
             "written to CSV)\n"
         )
@@ -296,7 +296,7 @@ def test_no_traceback_reaches_the_user(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
-    assert textwrap.shorten(done.stderr, 30).startswith("error:")
+    assert textwrap.shorten(done.stderr, 30).startswith("fel:")
 
 
 TYPES = {

@@ -286,7 +286,7 @@ def test_cases_prints_each_problem_of_an_invalid_case_on_its_own_line(
     path = write_case(CASE.replace("mode: phone", "mode: fax").replace("booked: true", "booked: ja"))
     assert main(["cases", str(path)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"FAIL probe ({path}:1)",
+        f"UNDERKÄNT (FAIL) probe ({path}:1)",
         "  fallet är ogiltigt:",
         f"    {path}:7: contacts[0].mode: 'fax' är inte tillåtet; tillåtna värden: physical, phone, video, written, "
         "letter, inbox, platform",
@@ -301,7 +301,7 @@ def test_a_missed_error_expectation_shows_the_real_error_once(
     path = write_case(CASE.replace("mode: phone", "mode: fax") + "    expect: {error: telefon}\n")
     assert main(["cases", str(path)]) == 1
     assert capsys.readouterr().out.splitlines() == [
-        f"FAIL probe ({path}:1)",
+        f"UNDERKÄNT (FAIL) probe ({path}:1)",
         "  kontakt 1: förväntat ett fel som innehåller 'telefon', men felet är:",
         f"    {path}:7: contacts[0].mode: 'fax' är inte tillåtet; tillåtna värden: physical, phone, video, written, "
         "letter, inbox, platform",

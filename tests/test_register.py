@@ -76,10 +76,10 @@ def test_rejected_rows_carry_line_and_reason_and_counts_reconcile(tmp_path: Path
     assert "patient_id" in reasons["10"]
     assert len(priced) + len(rejected) == len(ROWS)
     out = capsys.readouterr().out  # type: ignore[attr-defined]
-    assert "contacts read: 10" in out and "contacts priced: 7" in out and "rows rejected: 3" in out
-    assert "revenue (sum of fees): 1610 kr" in out
-    assert "contacts free by age exemption: 1" in out
-    assert "contacts free or reduced by the high-cost ceiling: 2" in out
+    assert "kontakter lästa: 10 " in out and "kontakter prissatta: 7 " in out and "rader avvisade: 3 " in out
+    assert "intäkt (summa avgifter): 1610 kr" in out
+    assert "kontakter fria genom åldersbefrielse: 1 " in out
+    assert "kontakter fria eller sänkta genom högkostnadsskyddet: 2 " in out
 
 
 def test_missing_required_column_is_an_error(tmp_path: Path, capsys: object) -> None:
@@ -106,7 +106,7 @@ def test_parquet_register_is_priced_the_same(tmp_path: Path, capsys: object) -> 
     assert len(priced) == 7
     with (tmp_path / "priced.rejects.csv").open(encoding="utf-8") as f:
         assert [row["line"] for row in csv.DictReader(f)] == ["8", "9", "10"]
-    assert "patients reaching the high-cost ceiling: 1" in capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "patienter som når högkostnadstaket: 1 " in capsys.readouterr().out  # type: ignore[attr-defined]
 
 
 def test_per_contact_pricing_refuses_parquet_output(tmp_path: Path, capsys: object) -> None:
@@ -147,7 +147,7 @@ def test_a_register_with_only_a_header_gives_empty_outputs(tmp_path: Path, capsy
         HEADER.strip() + ",fee,list_fee,qualified,registration,"
         "contact_points,category,invoice_home_region,frikort,undetermined_reason,confidence"
     ]
-    assert "contacts read: 0" in capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "kontakter lästa: 0 " in capsys.readouterr().out  # type: ignore[attr-defined]
 
 
 def test_a_blank_line_is_a_rejected_row_on_both_paths(tmp_path: Path, capsys: object) -> None:
@@ -158,7 +158,7 @@ def test_a_blank_line_is_a_rejected_row_on_both_paths(tmp_path: Path, capsys: ob
         assert main(["price", str(register), "--out", str(tmp_path / "priced.csv"), *extra]) == 0
         with (tmp_path / "priced.rejects.csv").open(encoding="utf-8") as f:
             assert [(r["line"], r["reason"].split(":")[0]) for r in csv.DictReader(f)] == [("3", "patient_id")]
-        assert "contacts read: 3" in capsys.readouterr().out  # type: ignore[attr-defined]
+        assert "kontakter lästa: 3 " in capsys.readouterr().out  # type: ignore[attr-defined]
 
 
 def test_typed_parquet_cells_are_read_alike_on_both_paths(tmp_path: Path, capsys: object) -> None:
@@ -252,7 +252,7 @@ def test_every_priced_row_carries_its_confidence(tmp_path: Path, capsys: Any) ->
             "c6": ("", ""),
         }
         printed = capsys.readouterr().out
-        assert "contacts priced on inferred or unverified values (confidence column): 3" in printed
+        assert "kontakter prissatta på antagna eller ej belagda värden (kolumnen confidence): 3 " in printed
 
 
 def _both(tmp_path: Path, text: str) -> list[tuple[list[dict[str, str]], list[dict[str, str]]]]:

@@ -119,7 +119,7 @@ def test_bad_condition_value_is_reported(tmp_path: Path) -> None:
     _, problems = check_rules(rules)
     assert len(problems) == 1
     assert problems[0].field == "rows[6].when.mode"
-    assert "'telephone' is not allowed for mode; allowed values: physical, phone, video" in problems[0].message
+    assert "'telephone' är inte tillåtet för mode; tillåtna värden: physical, phone, video" in problems[0].message
 
 
 def test_unknown_parameter_is_reported_with_its_line(tmp_path: Path) -> None:

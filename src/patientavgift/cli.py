@@ -131,7 +131,7 @@ def _price(args: argparse.Namespace) -> int:
     try:
         chosen = checked_selection(book, args.proposals)
     except ValueError as exc:
-        print(f"error: --proposals: {exc}", file=sys.stderr)
+        print(f"fel: --proposals: {exc}", file=sys.stderr)
         return 2
     try:
         if args.per_contact:
@@ -142,15 +142,15 @@ def _price(args: argparse.Namespace) -> int:
 
             summary, run = price_batch(book, args.register, args.out, chosen, args.rejects, chunk_rows=args.chunk_rows)
     except (RegisterError, OutputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"fel: {exc}", file=sys.stderr)
         return 2
     print("\n".join(summary.lines()))
     if run is not None:
         rate = summary.read / run.seconds if run.seconds else 0.0
-        print(f"time: {run.seconds:.2f} s ({rate:,.0f} contacts per second), buckets of patients: {run.buckets}")
-        print(f"peak memory: {run.peak_mb:,.0f} MB")
-    print(f"priced register: {args.out}")
-    print(f"rejected rows: {args.rejects or rejects_path(args.out)}")
+        print(f"tid: {run.seconds:.2f} s ({rate:,.0f} kontakter per sekund), patientgrupper: {run.buckets} (time)")
+        print(f"högsta minnesanvändning: {run.peak_mb:,.0f} MB (peak memory)")
+    print(f"prissatt register: {args.out} (priced register)")
+    print(f"avvisade rader: {args.rejects or rejects_path(args.out)} (rejected rows)")
     return 0
 
 
@@ -177,7 +177,7 @@ def os_error_text(exc: OSError) -> str:
     """One line for an error of the operating system: the file, what happened, what to do."""
     where = exc.filename if exc.filename is not None else "(okänd fil)"
     what = WHAT_TO_DO.get(exc.errno or 0, f"{exc.strerror or exc}; kontrollera filen och kör igen")
-    return f"error: {where}: {what}"
+    return f"fel: {where}: {what}"
 
 
 def main(argv: list[str] | None = None) -> int:

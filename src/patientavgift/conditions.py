@@ -185,14 +185,14 @@ def _value(key: str, raw: Any, where: tuple[int | str, ...]) -> Any:
     kind = FACT_TYPES[key]
     if kind is bool:
         if not isinstance(raw, bool):
-            raise ConditionError(where, f"'{raw}' is not allowed for {key}; write true or false")
+            raise ConditionError(where, f"'{raw}' är inte tillåtet för {key}; skriv true eller false")
         return raw
     assert issubclass(kind, Term)
     for member in kind:
         if member.value == raw:
             return member
     allowed = ", ".join(m.value for m in kind)
-    raise ConditionError(where, f"'{raw}' is not allowed for {key}; allowed values: {allowed}")
+    raise ConditionError(where, f"'{raw}' är inte tillåtet för {key}; tillåtna värden: {allowed}")
 
 
 def compile_condition(raw: Any, where: tuple[int | str, ...] = ()) -> Condition:
@@ -200,35 +200,35 @@ def compile_condition(raw: Any, where: tuple[int | str, ...] = ()) -> Condition:
     if raw is None:
         return All(())
     if not isinstance(raw, dict):
-        raise ConditionError(where, "a condition must be a block of keys, e.g. {mode: written}")
+        raise ConditionError(where, "ett villkor ska vara ett block av nycklar, t.ex. {mode: written}")
     parts: list[Condition] = []
     for key, value in raw.items():
         here = (*where, key)
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
-                raise ConditionError(here, f"'{key}' needs a non-empty list of conditions")
+                raise ConditionError(here, f"'{key}' behöver en lista med minst ett villkor")
             subs = tuple(compile_condition(v, (*here, i)) for i, v in enumerate(value))
             parts.append(All(subs) if key == "all" else Any_(subs))
         elif key == "not":
             parts.append(Not(compile_condition(value, here)))
         elif key == "given":
             if value not in GIVEN_KEYS:
-                raise ConditionError(here, f"'{value}' is not a fact key; known keys: {', '.join(GIVEN_KEYS)}")
+                raise ConditionError(here, f"'{value}' är ingen uppgift om kontakten; kända: {', '.join(GIVEN_KEYS)}")
             parts.append(Given(value))
         elif key == "ref":
             if not isinstance(value, str):
-                raise ConditionError(here, "'ref' names a definition, e.g. ref: vgr.qualifies")
+                raise ConditionError(here, "'ref' anger en definition, t.ex. ref: vgr.qualifies")
             parts.append(Ref(value))
         elif key in FACT_TYPES:
             values = value if isinstance(value, list) else [value]
             if not values:
-                raise ConditionError(here, "an empty list can never match")
+                raise ConditionError(here, "en tom lista kan aldrig stämma; ange minst ett värde")
             parts.append(Equals(key, tuple(_value(key, v, here) for v in values)))
         else:
             raise ConditionError(
                 here,
-                f"unknown key '{key}' in a condition; use a fact key ({', '.join(FACT_TYPES)}) "
-                f"or one of {', '.join(OPERATORS)}",
+                f"okänd nyckel '{key}' i ett villkor; använd en uppgift om kontakten ({', '.join(FACT_TYPES)}) "
+                f"eller något av {', '.join(OPERATORS)}",
             )
     return parts[0] if len(parts) == 1 else All(tuple(parts))
 

@@ -97,7 +97,7 @@ def failure_text(result: CaseResult) -> str:
     """One failing case: what failed, and the rule trace of the contacts involved."""
     entry = result.entry
     where = f"{entry.path}:{entry.line}" if entry.line else str(entry.path)
-    lines = [f"FAIL {entry.id} ({where})"]
+    lines = [f"UNDERKÄNT (FAIL) {entry.id} ({where})"]
     lines += [f"  {f}" for f in result.failures]
     for i, outcome in enumerate(result.outcomes, 1):
         if any(f.startswith(f"kontakt {i} ") for f in result.failures):

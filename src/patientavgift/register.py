@@ -108,19 +108,23 @@ class Summary:
     def lines(self) -> list[str]:
         """The summary as printed by the command line."""
         out = [
-            f"contacts read: {self.read}",
-            f"contacts priced: {self.priced}",
-            f"rows rejected: {self.rejected}",
-            f"patients: {self.patients}",
-            f"patients reaching the high-cost ceiling: {self.patients_reaching_ceiling}",
-            f"revenue (sum of fees): {self.revenue} kr",
-            f"contacts free by age exemption: {self.free_by_exemption}",
-            f"contacts free or reduced by the high-cost ceiling: {self.free_by_ceiling}",
-            f"contacts undetermined: {self.undetermined}",
-            f"contacts priced on inferred or unverified values (confidence column): {self.uncertain}",
+            f"kontakter lästa: {self.read} (contacts read)",
+            f"kontakter prissatta: {self.priced} (contacts priced)",
+            f"rader avvisade: {self.rejected} (rows rejected)",
+            f"patienter: {self.patients} (patients)",
+            f"patienter som når högkostnadstaket: {self.patients_reaching_ceiling} (patients reaching the ceiling)",
+            f"intäkt (summa avgifter): {self.revenue} kr (revenue)",
+            f"kontakter fria genom åldersbefrielse: {self.free_by_exemption} (free by age exemption)",
+            f"kontakter fria eller sänkta genom högkostnadsskyddet: {self.free_by_ceiling} (free or reduced by the ceiling)",
+            f"kontakter ej avgjorda: {self.undetermined} (undetermined)",
+            f"kontakter prissatta på antagna eller ej belagda värden (kolumnen confidence): {self.uncertain} "
+            "(priced on inferred or unverified values)",
         ]
         if self.ignored_columns:
-            out.append(f"columns not in the register format, copied unchanged: {', '.join(self.ignored_columns)}")
+            out.append(
+                f"kolumner utanför registerformatet, kopierade oförändrade: {', '.join(self.ignored_columns)} "
+                "(columns copied unchanged)"
+            )
         return out
 
 
@@ -492,7 +496,7 @@ def price_rows(
             summary.patients_reaching_ceiling += 1
         done += len(own)
         if progress is not None and n % 10000 == 0:
-            print(f"\rpriced {done} contacts of {n} patients …", end="", file=progress, flush=True)
+            print(f"\rprissatt {done} kontakter för {n} patienter …", end="", file=progress, flush=True)
     if progress is not None and summary.patients >= 10000:
         print(file=progress)
     priced = sorted((r for own in by_patient.values() for r in own), key=lambda r: r.line)
@@ -531,8 +535,8 @@ def output_paths(register: Path, out: Path, rejects: Path | None) -> Path:
     for what, path in (("--out", out), ("--rejects", rejects)):
         if same_file(path, register):
             raise RegisterError(
-                f"{path}: {what} names the register itself (the same file), which would be overwritten; "
-                "choose another file"
+                f"{path}: {what} är samma fil som registret, som då skulle skrivas över; välj en annan fil "
+                "(names the register itself)"
             )
         if path.is_dir():
             raise RegisterError(
