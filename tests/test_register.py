@@ -72,7 +72,7 @@ def test_rejected_rows_carry_line_and_reason_and_counts_reconcile(tmp_path: Path
     reasons = {row["line"]: row["reason"] for row in rejected}
     assert set(reasons) == {"8", "9", "10"}
     assert "booked" in reasons["8"] and "true eller false" in reasons["8"]
-    assert "lappland" in reasons["9"] and "not a region id" in reasons["9"]
+    assert "lappland" in reasons["9"] and "är ingen region" in reasons["9"]
     assert "patient_id" in reasons["10"]
     assert len(priced) + len(rejected) == len(ROWS)
     out = capsys.readouterr().out  # type: ignore[attr-defined]
@@ -86,7 +86,7 @@ def test_missing_required_column_is_an_error(tmp_path: Path, capsys: object) -> 
     register = tmp_path / "register.csv"
     register.write_text("patient_id,date\np1,2026-01-01\n", encoding="utf-8")
     assert main(["price", str(register), "--out", str(tmp_path / "out.csv")]) == 2
-    assert "lacks the column(s) region" in capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "rubrikraden saknar kolumnen/kolumnerna region" in capsys.readouterr().err  # type: ignore[attr-defined]
 
 
 def test_parquet_register_is_priced_the_same(tmp_path: Path, capsys: object) -> None:
@@ -131,8 +131,8 @@ def test_rows_with_too_few_or_too_many_fields_are_rejected(tmp_path: Path, capsy
         with (tmp_path / "priced.rejects.csv").open(encoding="utf-8") as f:
             reasons = {row["line"]: row["reason"] for row in csv.DictReader(f)}
         assert reasons == {
-            "3": "the row has 4 fields but the header has 13",
-            "4": "the row has 14 fields but the header has 13",
+            "3": "raden har 4 fält men rubrikraden har 13",
+            "4": "raden har 14 fält men rubrikraden har 13",
         }
         with out.open(encoding="utf-8") as f:
             assert [row["fee"] for row in csv.DictReader(f)] == ["160"]
@@ -199,11 +199,11 @@ def test_a_priced_register_and_nested_parquet_columns_are_refused(tmp_path: Path
     register.write_text(HEADER + ROWS[0] + "\n", encoding="utf-8")
     assert main(["price", str(register), "--out", str(tmp_path / "p.csv")]) == 0
     assert main(["price", str(tmp_path / "p.csv"), "--out", str(tmp_path / "again.csv")]) == 2
-    assert "added by the pricing" in capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "läggs till av prissättningen" in capsys.readouterr().err  # type: ignore[attr-defined]
     table = pa.table({"patient_id": ["p1"], "region": ["vgr"], "date": ["2026-02-10"], "kva_codes": [["ZV051"]]})
     pq.write_table(table, tmp_path / "nested.parquet")
     assert main(["price", str(tmp_path / "nested.parquet"), "--out", str(tmp_path / "n.parquet")]) == 2
-    assert "kva_codes hold lists or records" in capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "kva_codes innehåller listor eller poster" in capsys.readouterr().err  # type: ignore[attr-defined]
 
 
 def test_an_unknown_proposal_id_is_refused(tmp_path: Path, capsys: object) -> None:
@@ -305,7 +305,7 @@ def test_a_rejected_row_lists_every_reason(tmp_path: Path, capsys: object) -> No
     row = ",lappland,nowhere,2026-02-10,,written,yes,patient,true,false,licensed,ZV051,"
     (_, rejected), _ = _both(tmp_path, HEADER + row + "\n")
     reason = rejected[0]["reason"]
-    starts = ["patient_id: is empty", "region: 'lappland'", "service: 'nowhere'", "booked: ", "age, birth_date: "]
+    starts = ["patient_id: är tom", "region: 'lappland'", "service: 'nowhere'", "booked: ", "age, birth_date: "]
     assert [reason.find(s) for s in starts] == sorted(reason.find(s) for s in starts)
     assert min(reason.find(s) for s in starts) == 0
 

@@ -218,7 +218,7 @@ def _parse(row: Row) -> str | None:
     row.patient_id = values.pop("patient_id", "")
     reasons = []
     if not row.patient_id:
-        reasons.append("patient_id: is empty; every row needs the patient's pseudonymous id")
+        reasons.append("patient_id: är tom; varje rad behöver patientens pseudonyma id")
     elif is_personnummer(row.patient_id):
         reasons.append(PERSONNUMMER_REASON)
     contact: dict[str, Any] = {}
@@ -236,13 +236,13 @@ def _parse(row: Row) -> str | None:
     row.region = _REGIONS.get(values.get("region", ""))
     if row.region is None:
         reasons.append(
-            f"region: '{values.get('region', '')}' is not a region id; allowed: {', '.join(r.value for r in Region)}"
+            f"region: '{values.get('region', '')}' är ingen region; tillåtna: {', '.join(r.value for r in Region)}"
         )
     if "service" in values:
         row.service = _SERVICES.get(values["service"])
         if row.service is None:
             reasons.append(
-                f"service: '{values['service']}' is not allowed; allowed: {', '.join(s.value for s in Service)}"
+                f"service: '{values['service']}' är inte tillåtet; tillåtna: {', '.join(s.value for s in Service)}"
             )
     try:
         row.contact = Contact.model_validate(contact)
@@ -253,13 +253,13 @@ def _parse(row: Row) -> str | None:
     except ValidationError as exc:
         reasons.append(_reason(exc, patient))
     if row.patient is not None and row.patient.age is None and row.patient.birth_date is None:
-        reasons.append("age, birth_date: one of them is needed to apply the age exemptions")
+        reasons.append("age, birth_date: en av dem behövs för att pröva åldersbefrielserna")
     if row.contact is not None:
         if not FIRST_DAY <= row.contact.date <= LAST_DAY:
             reasons.append(date_reason(row.contact.date))
         birth = row.patient.birth_date if row.patient is not None else None
         if birth is not None and birth > row.contact.date:
-            reasons.append(f"birth_date: {birth} is after the contact date {row.contact.date}")
+            reasons.append(f"birth_date: {birth} är efter kontaktdatumet {row.contact.date}")
     row.age = row.patient.age if row.patient is not None else None
     return "; ".join(reasons) or None
 
@@ -287,8 +287,8 @@ def conflict_reason(column: str, mine: str, theirs: str, line: int) -> str:
         return f"'{value}'" if value else "(empty)"
 
     return (
-        f"{column}: {shown(mine)} differs from {shown(theirs)} on line {line} for the same patient; "
-        "a patient's rows must agree on it"
+        f"{column}: {shown(mine)} skiljer sig från {shown(theirs)} på rad {line} för samma patient; "
+        "en patients rader måste stämma överens om den"
     )
 
 
@@ -305,13 +305,13 @@ def read_header(path: Path) -> list[str]:
         try:
             schema = pq.read_schema(path)
         except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-            raise RegisterError(f"{path}: not a readable Parquet file ({exc})") from None
+            raise RegisterError(f"{path}: ingen läsbar Parquet-fil ({exc})") from None
         header = list(schema.names)
         nested = [f.name for f in schema if pat.is_nested(f.type)]
         if nested:
             raise RegisterError(
-                f"{path}: the column(s) {', '.join(nested)} hold lists or records; every cell of a register "
-                "must be one value (text, number, date or true/false), e.g. KVÅ codes as one text separated by spaces"
+                f"{path}: kolumnen/kolumnerna {', '.join(nested)} innehåller listor eller poster; varje cell i ett register "
+                "ska vara ett värde (text, tal, datum eller true/false), t.ex. KVÅ-koder som en text åtskild med mellanslag"
             )
     else:
         try:
@@ -322,18 +322,19 @@ def read_header(path: Path) -> list[str]:
     missing = [c for c in ("patient_id", "region", "date") if c not in header]
     if missing:
         raise RegisterError(
-            f"{path}: line 1: the header lacks the column(s) {', '.join(missing)}; found: {', '.join(header) or 'nothing'}"
+            f"{path}: rad 1: rubrikraden saknar kolumnen/kolumnerna {', '.join(missing)}; "
+            f"den har: {', '.join(header) or 'inget'}"
         )
     priced = [c for c in OUTCOME_COLUMNS if c in header]
     if priced:
         raise RegisterError(
-            f"{path}: line 1: the column(s) {', '.join(priced)} are added by the pricing; this looks like a "
-            "priced register. Price the original register, or remove the outcome columns first"
+            f"{path}: rad 1: kolumnen/kolumnerna {', '.join(priced)} läggs till av prissättningen; registret ser ut att "
+            "redan vara prissatt. Prissätt originalregistret, eller ta först bort utfallskolumnerna"
         )
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise RegisterError(
-            f"{path}: line 1: the column(s) {', '.join(duplicated)} appear more than once in the header"
+            f"{path}: rad 1: kolumnen/kolumnerna {', '.join(duplicated)} finns mer än en gång i rubrikraden"
         )
     return header
 
@@ -347,10 +348,10 @@ def encoding_error(path: Path) -> RegisterError:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 return RegisterError(
-                    f"{path}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the line); "
-                    "save the register as UTF-8 CSV"
+                    f"{path}: rad {line}: ingen UTF-8-text ({exc.reason} vid byte {exc.start + 1} på raden); "
+                    "spara registret som UTF-8-CSV"
                 )
-    return RegisterError(f"{path}: not UTF-8 text; save the register as UTF-8 CSV")
+    return RegisterError(f"{path}: ingen UTF-8-text; spara registret som UTF-8-CSV")
 
 
 def text_columns(path: Path, header: list[str]) -> frozenset[str]:
@@ -398,7 +399,7 @@ def field_count_problem(fields: list[str], header: list[str]) -> str | None:
     """Why a CSV record does not fit the header, if it does not. A blank line counts as a row of
     empty cells (it is then rejected for its empty patient id, as the fast reader sees it)."""
     if fields and len(fields) != len(header):
-        return f"the row has {len(fields)} fields but the header has {len(header)}"
+        return f"raden har {len(fields)} fält men rubrikraden har {len(header)}"
     return None
 
 
@@ -548,7 +549,7 @@ def output_paths(register: Path, out: Path, rejects: Path | None) -> Path:
                 f"{path}: mappen {path.parent} finns inte; skapa den eller ge {what} en annan plats (no such folder)"
             )
     if same_file(out, rejects):
-        raise RegisterError(f"{out}: --out and --rejects name the same file; choose two different files")
+        raise RegisterError(f"{out}: --out och --rejects anger samma fil; välj två olika filer")
     return rejects
 
 
