@@ -34,6 +34,26 @@
     });
   }
 
+  // A button's accessible name must contain the text it shows (the search field shows "Sök Ctrl+K").
+  function nameFromText(root) {
+    // The colour-mode button's icons carry their own titles; the button's label names it.
+    root.querySelectorAll(".theme-switch-button i[title]").forEach(function (icon) {
+      icon.setAttribute("aria-hidden", "true");
+      icon.removeAttribute("title");
+    });
+    // Wide tables scroll inside their box; the box takes keyboard focus so it can be scrolled without a mouse.
+    root.querySelectorAll(".pa-table-wrap:not([tabindex])").forEach(function (el) {
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("role", "region");
+      el.setAttribute("aria-label", "Tabell");
+    });
+    root.querySelectorAll(".search-button-field, details > summary[aria-label]").forEach(function (el) {
+      var shown = (el.innerText || "").replace(/\s+/g, " ").trim();
+      var name = el.getAttribute("aria-label") || "";
+      if (shown && name.indexOf(shown) === -1) el.setAttribute("aria-label", shown);
+    });
+  }
+
   var opened = [];
   function expandForPrint() {
     document.querySelectorAll("details:not([open])").forEach(function (d) {
@@ -48,6 +68,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     translate(document);
+    nameFromText(document);
     // Tooltips and the copy button are added after loading; translate what they add as well.
     new MutationObserver(function (records) {
       records.forEach(function (r) {

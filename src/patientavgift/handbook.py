@@ -119,8 +119,11 @@ class Table:
             cells = "".join(f"<td>{_cell_html(v)}</td>" for v in row)
             body.append(f"<tr{attr}>{cells}</tr>")
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        # The box scrolls sideways on a narrow screen; it can take focus so it scrolls from the keyboard too.
+        label = html.escape(self.caption or "Tabell: " + ", ".join(self.columns[:3]))
         return (
-            f'<div class="pa-table-wrap"><table class="dataframe pa-table">{caption}'
+            f'<div class="pa-table-wrap" tabindex="0" role="region" aria-label="{label}">'
+            f'<table class="dataframe pa-table">{caption}'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         )
 
