@@ -18,9 +18,16 @@ $(BIN)/patientavgift: requirements.txt pyproject.toml
 
 install: $(BIN)/patientavgift          ## create .venv with the pinned library, book and test dependencies
 
-browser-deps:                           ## Debian's Chromium for the browser test (no browser download)
+AXE = tests/browser/axe/node_modules/axe-core/axe.min.js
+
+browser-deps: $(AXE)                    ## Debian's Chromium for the browser test (no browser download), axe-core
 	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null && echo "chromium installed"; fi
+
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json  ## the pinned accessibility checker (npm)
+	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null)
+	cd tests/browser/axe && npm ci --no-audit --no-fund --silent
+	touch $@
 
 book: install build-book check-html     ## build the handbook into _build/html (every chapter executed afresh)
 	@echo "The handbook is built. Open $(CURDIR)/_build/html/index.html, or run 'make serve' and browse http://127.0.0.1:$(PORT)/"

@@ -73,7 +73,7 @@ CHANGED = {
 
 
 def make_proposal(root: Path, rule_file: str, row_id: str) -> None:
-    """Give one row `status: proposed` in a copy of the rule data."""
+    """Give one row `status: proposed` (a proposal of its own) in a copy of the rule data."""
     path = root / rule_file
     text = path.read_text(encoding="utf-8")
     start = text.index(f"  - id: {row_id}\n")
@@ -81,7 +81,7 @@ def make_proposal(root: Path, rule_file: str, row_id: str) -> None:
     end = len(text) if end < 0 else end
     block = text[start:end]
     changed = block.replace(
-        f"  - id: {row_id}\n", f"  - id: {row_id}\n    status: proposed\n    proposal: test-proposal\n", 1
+        f"  - id: {row_id}\n", f"  - id: {row_id}\n    status: proposed\n    proposal: test-proposal-{row_id}\n", 1
     )
     path.write_text(text[:start] + changed + text[end:], encoding="utf-8")
 
@@ -124,7 +124,9 @@ def test_a_proposal_is_never_called_decided(chapter: str, proposal_rules: Path) 
     path = ROOT / "book" / chapter
     blocks = rendered(path, execute(path, env_rules=str(proposal_rules)))
     assert any(label in b or row_id in b for b in blocks), f"{chapter} does not show the row {row_id}"
-    assert any("förslag: test-proposal" in b for b in blocks), f"{chapter} does not show the row as a proposal"
+    # A proposal is named in Swedish: by the label of the row that carries it, never by its id.
+    assert any(f"förslag: {label}" in b for b in blocks), f"{chapter} does not show the row as a proposal"
+    assert not any("test-proposal" in b for b in blocks), f"{chapter} shows a proposal's id"
     wrong = called_decided(blocks, label, row_id)
     assert not wrong, f"{chapter} still calls the proposal {row_id} decided:\n" + "\n".join(w[:300] for w in wrong)
     assert not any(re.search(r"[Aa]lla raderna är beslutade", b) for b in blocks)

@@ -8,6 +8,8 @@ region's rules do not decide, never because the example left something out.
 
 from __future__ import annotations
 
+import html
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from typing import Any
 
 from .engine import Outcome
 from .explain import kronor
-from .handbook import Cell, Prose, Table, covered_regions, make_case, marked, price
+from .handbook import Cell, Html, Prose, Table, cite_link, covered_regions, make_case, marked, price, reader_text
 from .model import Region
 from .rules import RuleBook
 
@@ -221,9 +223,34 @@ def price_all(book: RuleBook, on: date, proposals: str = "none", regions: Sequen
     return out
 
 
-def grid_table(outcomes: Grid, regions: Sequence[Region]) -> tuple[Table, Prose]:
+def deciding_statements(book: RuleBook, outcome: Outcome) -> list[str]:
+    """The statements cited by the rule rows that decided an outcome's fee (in the order of its rule chain)."""
+    rows = {row.id: row for table in book.tables.values() for row in table.rows}
+    found: list[str] = []
+    for step in outcome.trace:
+        row = rows.get(step.rule)
+        if row is not None:
+            found += [sid for sid in row.cite if sid not in found]
+    return found
+
+
+def _with_sources(book: RuleBook | None, text: str, outcome: Outcome) -> Cell:
+    """A comparison cell: the fee, and (with the rule data at hand) links to the statements behind it."""
+    if book is None:
+        return text
+    ids = deciding_statements(book, outcome)
+    if not ids:
+        return text
+    links = ", ".join(cite_link(book, sid) for sid in ids)
+    return Html(f'{html.escape(text)}<br><span class="pa-cite">Källa: {links}</span>', text)
+
+
+def grid_table(outcomes: Grid, regions: Sequence[Region], book: RuleBook | None = None) -> tuple[Table, Prose]:
     """Situations × regions; an undetermined cell points to a numbered reason below the table, an amount
-    carries its confidence mark, and a cell whose outcome has a cited warning points to it by letter."""
+    carries its confidence mark, and a cell whose outcome has a cited warning points to it by letter.
+
+    Given the rule book, every cell links to the statements its fee rests on, and the reasons below the
+    table link their statement ids to the sources chapter."""
     reasons: list[str] = []
     warnings: list[str] = []
     rows: list[list[Cell]] = []
@@ -235,7 +262,7 @@ def grid_table(outcomes: Grid, regions: Sequence[Region]) -> tuple[Table, Prose]
                 why = " ".join(o.reasons) or "Reglerna avgör inte avgiften."
                 if why not in reasons:
                     reasons.append(why)
-                row.append(f"ej avgjort [{reasons.index(why) + 1}]")
+                row.append(_with_sources(book, f"ej avgjort [{reasons.index(why) + 1}]", o))
                 continue
             cell = marked(kronor(o.fee), o.confidence)
             # Only warnings the rule data ties to a source statement (such as a practice that differs from
@@ -244,17 +271,34 @@ def grid_table(outcomes: Grid, regions: Sequence[Region]) -> tuple[Table, Prose]
                 if warning not in warnings:
                     warnings.append(warning)
                 cell += f" [{_letter(warnings.index(warning))}]"
-            row.append(cell)
+            row.append(_with_sources(book, cell, o))
         rows.append(row)
     parts = []
+
+    def shown(text: str) -> str:
+        text = reader_text(text)
+        if book is None:
+            return text
+        return re.sub(
+            r"([\[(])([\w.-]+)([\])])",
+            lambda m: (
+                f"{m.group(1)}{cite_link(book, m.group(2))}{m.group(3)}"
+                if m.group(2) in book.statements
+                else m.group(0)
+            ),
+            text,
+        )
+
     if reasons:
-        parts.append("**Skäl till *ej avgjort*:**\n\n" + "\n".join(f"{n}. {why}" for n, why in enumerate(reasons, 1)))
+        parts.append(
+            "**Skäl till *ej avgjort*:**\n\n" + "\n".join(f"{n}. {shown(why)}" for n, why in enumerate(reasons, 1))
+        )
     else:
         parts.append("Reglerna avgör avgiften i alla celler.")
     if warnings:
         parts.append(
             "**Anmärkningar från regelkedjan:**\n\n"
-            + "\n".join(f"- [{_letter(n)}] {text}" for n, text in enumerate(warnings))
+            + "\n".join(f"- [{_letter(n)}] {shown(text)}" for n, text in enumerate(warnings))
         )
     return Table(["Situation", *[r.label for r in regions]], rows), Prose("\n\n".join(parts))
 
@@ -267,8 +311,9 @@ COLOURS = ["#1f5f8b", "#d9822b", "#2a8a4a", "#8e44ad", "#7f7f7f"]
 
 
 def bar_chart(outcomes: Grid, regions: Sequence[Region], title: str) -> Any:
-    """Grouped horizontal bars, one group per situation; undetermined cells hatched, never a zero bar."""
+    """Grouped horizontal bars, one group per situation; an undetermined cell is a label, never a bar."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     n_sit, n_reg = len(SITUATIONS), len(regions)
@@ -282,9 +327,9 @@ def bar_chart(outcomes: Grid, regions: Sequence[Region], title: str) -> Any:
             y = i + (j - (n_reg - 1) / 2) * height
             o = outcomes[(i, region)]
             if o.fee is None:
-                ax.barh(y, top, height=height * 0.9, color="white", edgecolor=colour, hatch="///", linewidth=0.8)
-                box = {"facecolor": "white", "edgecolor": "none", "pad": 0.5}
-                ax.text(top * 0.015, y, "ej avgjort", va="center", fontsize=9, color="#222222", bbox=box)
+                # No bar: the rules give no amount, so only a label in the region's colour says so.
+                ax.plot([0], [y], marker="x", color=colour, markersize=6)
+                ax.text(top * 0.02, y, "ej avgjort", va="center", fontsize=9, style="italic", color=colour)
             else:
                 ax.barh(y, o.fee, height=height * 0.9, color=colour)
                 ax.text(o.fee + top * 0.01, y, marked(kronor(o.fee), o.confidence), va="center", fontsize=9)
@@ -296,9 +341,16 @@ def bar_chart(outcomes: Grid, regions: Sequence[Region], title: str) -> Any:
     ax.set_xlim(0, top)
     ax.set_xlabel("Avgift för kontakten (kronor)", fontsize=10)
     ax.set_title(title, fontsize=11)
-    handles = [Patch(color=COLOURS[j % len(COLOURS)], label=r.label) for j, r in enumerate(regions)]
+    handles: list[Any] = [Patch(color=COLOURS[j % len(COLOURS)], label=r.label) for j, r in enumerate(regions)]
     handles.append(
-        Patch(facecolor="white", edgecolor="#555555", hatch="///", label="ej avgjort (streckad, i regionens färg)")
+        Line2D(
+            [],
+            [],
+            marker="x",
+            linestyle="none",
+            color="#555555",
+            label="ej avgjort (text i regionens färg, ingen stapel)",
+        )
     )
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.4, -0.06), ncol=2, fontsize=9, frameon=False)
     ax.grid(axis="x", alpha=0.3)

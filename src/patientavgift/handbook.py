@@ -17,17 +17,18 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from .cases import CaseResult, price_case, run_paths
+from .conditions import All, Any_, Condition, Equals, Given, Not, Ref
 from .confidence import ORDER, SV, SV_EXPLAINED, Confidence, of_item, weakest
 from .coverage import Coverage, coverage
 from .engine import Outcome, Totals
 from .explain import kronor, outcome_summary, yes_no
-from .model import FACT_TERMS, FACT_TYPES, Case, Region, Term
+from .model import FACT_TERMS, FACT_TYPES, OUTCOME_TERMS, Case, Region, Service, Term
 from .rules import FeeRef, ParamRef, Row, RuleBook, load_rules, sv_number
 
-Cell = str | int | Decimal | None
+Cell: TypeAlias = "str | int | Decimal | Html | None"
 
 STATUS_SV = {"decided": "beslutad", "proposed": "förslag", "alternative": "alternativ"}
 """Swedish names of a rule value's status (a decided value is called *beslutad* only where its
@@ -81,9 +82,15 @@ def legend(levels: Iterable[Confidence | None] | None = None) -> Prose:
 def _cell(value: Cell) -> str:
     if value is None:
         return "–"
+    if isinstance(value, Html):
+        return value.plain
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return sv_number(value)
     return str(value)
+
+
+def _cell_html(value: Cell) -> str:
+    return value.markup if isinstance(value, Html) else html.escape(_cell(value))
 
 
 @dataclass
@@ -109,11 +116,14 @@ class Table:
         for n, row in enumerate(self.rows):
             cls = self.row_classes[n] if n < len(self.row_classes) else ""
             attr = f' class="{cls}"' if cls else ""
-            cells = "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
+            cells = "".join(f"<td>{_cell_html(v)}</td>" for v in row)
             body.append(f"<tr{attr}>{cells}</tr>")
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        # The box scrolls sideways on a narrow screen; it can take focus so it scrolls from the keyboard too.
+        label = html.escape(self.caption or "Tabell: " + ", ".join(self.columns[:3]))
         return (
-            f'<div class="pa-table-wrap"><table class="dataframe pa-table">{caption}'
+            f'<div class="pa-table-wrap" tabindex="0" role="region" aria-label="{label}">'
+            f'<table class="dataframe pa-table">{caption}'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         )
 
@@ -219,10 +229,10 @@ def source_header(book: RuleBook, doc_id: str) -> Prose:
     parts = [
         f"**{doc.title}**",
         f"Utgivare: {doc.issuer}",
-        f"Typ: {doc.kind}",
+        f"Typ: {reader_text(doc.kind)}",
         f"Version: {doc.version or 'ej angiven'}",
         f"Giltighet: {validity_text(doc.valid_from, doc.valid_to)}",
-        f"Status: {doc.status}",
+        f"Status: {reader_text(doc.status)}",
         f"Antal påståenden i källregistret: {len(doc.statements)}",
     ]
     if doc.date:
@@ -239,11 +249,11 @@ def sources_table(book: RuleBook) -> Table:
             [
                 doc.issuer,
                 doc.title,
-                doc.kind,
+                reader_text(doc.kind),
                 doc.version or "–",
                 str(doc.date) if doc.date else "–",
                 validity_text(doc.valid_from, doc.valid_to),
-                doc.status,
+                reader_text(doc.status),
                 len(doc.statements),
             ]
         )
@@ -262,9 +272,13 @@ def statements_table(book: RuleBook, doc_id: str, sections: Sequence[str] | None
         if sections is None or any(st.section.startswith(s) for s in sections)
     ]
     if any(st.confidence for st in chosen):
-        rows: list[list[Cell]] = [[st.section, st.text, statement_tag(book, st.id), st.id] for st in chosen]
+        rows: list[list[Cell]] = [
+            [st.section, st.text, statement_tag(book, st.id), cite_cell(book, [st.id])] for st in chosen
+        ]
         return Table(["Avsnitt", "Innehåll (i egna ord)", "Säkerhet", "Id"], rows)
-    return Table(["Avsnitt", "Innehåll (i egna ord)", "Id"], [[st.section, st.text, st.id] for st in chosen])
+    return Table(
+        ["Avsnitt", "Innehåll (i egna ord)", "Id"], [[st.section, st.text, cite_cell(book, [st.id])] for st in chosen]
+    )
 
 
 def statement_tag(book: RuleBook, statement_id: str) -> str:
@@ -350,13 +364,8 @@ def _fee_cell(book: RuleBook, row: Row, table_id: str | None = None, on: date | 
     return f"enligt {book.tables[fee.table].title}"
 
 
-def _status_cell(row: Row) -> str:
-    status = STATUS_SV[row.status]
-    return f"{status}: {row.proposal}" if row.proposal else status
-
-
 def status_word(status: str, proposal: str | None, level: Confidence) -> str:
-    """What the book calls a rule value: a proposal or alternative by its id, a decided value by its confidence."""
+    """What the book calls a rule value: a proposal or alternative by its name, a decided value by its confidence."""
     if status != "decided":
         return f"{STATUS_SV[status]}: {proposal}" if proposal else STATUS_SV[status]
     return DECIDED_SV[level]
@@ -419,7 +428,7 @@ def row_status(book: RuleBook, table_id: str, row: Row) -> str:
     """A row's status in words, per period where its confidence changes ('antagen tillämpning 2024-04-01 –
     2025-11-26; beslutad 2025-11-27 – 2027-11-27'); a proposal or alternative by its id."""
     if row.status != "decided" or row.undetermined:
-        base = status_word(row.status, row.proposal, "verified")
+        base = status_word(row.status, proposal_name(book, row.proposal) if row.proposal else None, "verified")
         return "regeln avgör inte avgiften" if row.undetermined and row.status == "decided" else base
     periods = row_periods(book, table_id, row)
     if len(periods) == 1:
@@ -517,12 +526,12 @@ def rule_table(
             [
                 n,
                 row.label or row.id,
-                condition_text(book, table_id, row),
+                condition_list(book, table_id, row),
                 _fee_cell(book, row, table_id, on),
                 ", ".join(conclusion) or "–",
                 validity_text(row.valid_from, row.valid_to),
                 row_status(book, table_id, row),
-                ", ".join(row.cite),
+                cite_cell(book, row.cite),
             ]
         )
     cols = ["Ordning", "Regel", "Villkor", "Avgift", "Slutsats", "Giltighet", "Status", "Källor"]
@@ -567,8 +576,8 @@ def parameter_table(book: RuleBook, param_id: str) -> Table:
                 param.label,
                 marked(f"{sv_number(v.amount)} kr", level),
                 validity_text(v.valid_from, param.last_day(v)),
-                status_word(v.status, v.proposal, level),
-                ", ".join(v.cite),
+                status_word(v.status, proposal_name(book, v.proposal) if v.proposal else None, level),
+                cite_cell(book, v.cite),
             ]
         )
     if not rows:
@@ -586,7 +595,7 @@ def exemption_table(book: RuleBook, regions: Iterable[Region]) -> Table:
                 "Hela landet",
                 _age_text(e.free_under_age, e.free_from_age),
                 validity_text(e.valid_from, e.valid_to),
-                ", ".join(e.cite),
+                cite_cell(book, e.cite),
             ]
         )
     for region in regions:
@@ -596,7 +605,7 @@ def exemption_table(book: RuleBook, regions: Iterable[Region]) -> Table:
                     region.label,
                     _age_text(e.free_under_age, e.free_from_age),
                     validity_text(e.valid_from, e.valid_to),
-                    ", ".join(e.cite),
+                    cite_cell(book, e.cite),
                 ]
             )
     return Table(["Gäller", "Avgiftsfritt", "Giltighet", "Källor"], rows)
@@ -628,7 +637,7 @@ def ceiling_table(book: RuleBook, years: Iterable[int] | None = None) -> Table:
                 str(pbb.year),
                 marked(f"{sv_number(pbb.amount)} kr", of_item(book, pbb.confidence, pbb.cite)),
                 marked(f"{sv_number(amount.amount)} kr", amount.confidence) if amount else "–",
-                ", ".join(amount.cite) if amount else ", ".join(pbb.cite),
+                cite_cell(book, amount.cite if amount else pbb.cite),
             ]
         )
     return Table(["År", "Prisbasbelopp", "Högkostnadstak", "Källor"], rows)
@@ -665,7 +674,7 @@ def regional_ceiling_table(book: RuleBook) -> Table:
             marked(f"{sv_number(r.amount)} kr", of_item(book, r.confidence, r.cite)),
             validity_text(r.valid_from, r.valid_to),
             r.note or "–",
-            ", ".join(r.cite),
+            cite_cell(book, r.cite),
         ]
         for r in book.national.ceiling.regional
     ]
@@ -772,11 +781,28 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def _expect_text(expect: Any) -> str:
+KRONOR_KEYS = {"fee", "list_fee", "paid", "ceiling"}
+
+
+def _expected_value(key: str, value: Any) -> str:
+    if key in KRONOR_KEYS and isinstance(value, int | Decimal | float):
+        return kronor(int(value))
+    if key == "confidence" and value in SV:
+        return str(SV[value])
+    if key == "contact_points" and isinstance(value, int | Decimal | float):
+        return sv_number(Decimal(str(value)).normalize())
+    if key == "undetermined" and isinstance(value, list):
+        return "ja, saknas: " + ", ".join(FACT_TERMS.get(str(v), str(v)) for v in value)
+    return reader_text(_value_text(value))
+
+
+def expect_text(expect: Any) -> str:
+    """What a case expects of a contact, in Swedish words: 'avgift 160 kr; registrering BR+ZV051'."""
     if expect is None:
         return "–"
     data = expect.model_dump(exclude_none=True)
-    return "; ".join(f"{k}: {_value_text(v)}" for k, v in data.items()) or "–"
+    words = {**{k: v[0] for k, v in OUTCOME_TERMS.items()}, "warning": "varning", "confidence": "säkerhet"}
+    return "; ".join(f"{words.get(k, k)} {_expected_value(k, v)}" for k, v in data.items()) or "–"
 
 
 def outcome_text(outcome: Outcome) -> str:
@@ -790,7 +816,7 @@ def case_contacts_table(result: CaseResult) -> Table:
     assert case is not None
     rows: list[list[Cell]] = []
     for i, (contact, outcome) in enumerate(zip(case.contacts, result.outcomes, strict=True), 1):
-        rows.append([i, str(contact.date), _facts_text(contact), _expect_text(contact.expect), outcome_text(outcome)])
+        rows.append([i, str(contact.date), _facts_text(contact), expect_text(contact.expect), outcome_text(outcome)])
     return Table(["Nr", "Datum", "Fakta", "Förväntat", "Motorns utfall"], rows)
 
 
@@ -799,22 +825,38 @@ def trace_html(outcome: Outcome) -> str:
     items = []
     book = rules()
     for step in outcome.trace:
-        cite = (
-            f'<br><span class="pa-cite">Källa: {html.escape(cite_with_tags(book, step.cite))}</span>'
-            if step.cite
-            else ""
-        )
+        cite = f'<br><span class="pa-cite">Källa: {cite_html(book, step.cite)}</span>' if step.cite else ""
         sure = ""
         if step.confidence not in (None, "verified"):
             assert step.confidence is not None
             note = f": {step.note}" if step.note else ""
-            sure = f'<br><span class="pa-note">Säkerhet: {html.escape(SV[step.confidence] + note)}</span>'
-        items.append(f"<li><code>{html.escape(step.rule)}</code> {html.escape(step.text)}{sure}{cite}</li>")
+            sure = f'<br><span class="pa-note">Säkerhet: {html.escape(reader_text(SV[step.confidence] + note))}</span>'
+        items.append(
+            f'<li>{html.escape(reader_text(step.text))} <span class="pa-rule">(regel {_breakable(step.rule)})</span>'
+            f"{sure}{cite}</li>"
+        )
     for reason in outcome.reasons if outcome.undetermined else []:
-        items.append(f"<li><strong>Ej avgjort:</strong> {html.escape(reason)}</li>")
+        items.append(f"<li><strong>Ej avgjort:</strong> {_linked(book, reason)}</li>")
     for warning in outcome.warnings:
-        items.append(f"<li><strong>Varning:</strong> {html.escape(warning)}</li>")
+        items.append(f"<li><strong>Varning:</strong> {_linked(book, warning)}</li>")
     return f'<ol class="pa-trace">{"".join(items)}</ol>'
+
+
+def _linked(book: RuleBook, text: str) -> str:
+    """Engine text in Swedish, escaped, with statement ids in brackets or parentheses as links."""
+    escaped = html.escape(reader_text(text))
+
+    def link(match: re.Match[str]) -> str:
+        sid = match.group(2)
+        return f"{match.group(1)}{cite_link(book, sid)}{match.group(3)}" if sid in book.statements else match.group(0)
+
+    return re.sub(r"([\[(])([\w.-]+)([\])])", link, escaped)
+
+
+def case_title(result: CaseResult) -> str:
+    """A case's heading: its title (its id when it has none, or when the input is invalid)."""
+    case = result.entry.case
+    return case.title if case is not None and case.title else result.entry.id
 
 
 def case_details(results: Sequence[CaseResult]) -> Html:
@@ -823,10 +865,13 @@ def case_details(results: Sequence[CaseResult]) -> Html:
     for r in results:
         entry = r.entry
         status = "godkänt" if r.passed else "UNDERKÄNT"
-        head = f"{entry.id} – {status}"
+        head = f"{case_title(r)} – {status}"
         plain.append(head)
         plain += [f"  {i}: {outcome_text(o)}" for i, o in enumerate(r.outcomes, 1)]
-        parts = [f'<p class="pa-file">Fil: <code>{html.escape(relative(entry.path))}</code></p>']
+        parts = [
+            f'<p class="pa-file">Fall <code>{html.escape(entry.id)}</code>, fil '
+            f"<code>{html.escape(relative(entry.path))}</code></p>"
+        ]
         case = entry.case
         if case is None:
             parts.append(f"<p>Ogiltig indata. Felmeddelande:</p><pre>{html.escape(entry.error or '')}</pre>")
@@ -835,7 +880,7 @@ def case_details(results: Sequence[CaseResult]) -> Html:
             parts.append(
                 f"<p><strong>{html.escape(case.title or case.id)}</strong><br>"
                 f"Vårdregion: {html.escape(case.region.label)}; patient: {html.escape(who)}"
-                + (f"; källa: {html.escape(case.source)}" if case.source else "")
+                + (f"; källa: {_linked(rules(), case.source)}" if case.source else "")
                 + "</p>"
             )
             parts.append(case_contacts_table(r)._repr_html_())
@@ -850,7 +895,7 @@ def case_details(results: Sequence[CaseResult]) -> Html:
         if r.failures:
             parts.append(
                 "<p><strong>Avvikelser:</strong></p><ul>"
-                + "".join(f"<li>{html.escape(f)}</li>" for f in r.failures)
+                + "".join(f"<li>{html.escape(reader_text(f))}</li>" for f in r.failures)
                 + "</ul>"
             )
         cls = "pa-case pa-pass" if r.passed else "pa-case pa-fail"
@@ -888,8 +933,10 @@ def coverage_state(c: Coverage) -> str:
     return "bakgrund" if not c.must_cover else "täckt"
 
 
-def coverage_table(book: RuleBook, results: Sequence[CaseResult]) -> Table:
-    """Every statement with its tag, the rules and cases citing it; gaps are marked."""
+def coverage_table(book: RuleBook, results: Sequence[CaseResult], *, anchors: bool = False) -> Table:
+    """Every statement with its tag, the rules and cases citing it; gaps are marked.
+
+    With `anchors`, each statement's id is the target that citations elsewhere in the book link to."""
     rows: list[list[Cell]] = []
     classes = []
     for c in coverage(book, [r.entry for r in results]):
@@ -900,7 +947,9 @@ def coverage_table(book: RuleBook, results: Sequence[CaseResult]) -> Table:
                 c.section,
                 c.text,
                 statement_tag(book, c.statement),
-                c.statement,
+                Html(f'<span id="{statement_anchor(c.statement)}">{_breakable(c.statement)}</span>', c.statement)
+                if anchors
+                else c.statement,
                 ", ".join(c.rules) or "–",
                 len(c.cases),
                 coverage_state(c),
@@ -927,7 +976,7 @@ def coverage_by_document(book: RuleBook, results: Sequence[CaseResult]) -> Table
         [book.documents[d].issuer, book.documents[d].title, n["all"], n["covered"], n["background"], n["not"], n["gap"]]
         for d, n in counts.items()
     ]
-    total = [sum(int(r[i] or 0) for r in rows) for i in range(2, 7)]
+    total = [sum(v for r in rows if isinstance(v := r[i], int)) for i in range(2, 7)]
     rows.append(["Totalt", "", *total])
     return Table(
         ["Källa", "Titel", "Påståenden", "Kodade (regel och fall)", "Bakgrund", "Ej modellerade", "Saknas"], rows
@@ -1022,21 +1071,23 @@ def change_dates(book: RuleBook, after: date) -> list[date]:
 def changelog(book: RuleBook) -> Table:
     """What changed when: every dated value of the rule data in date order, with its status, its
     confidence and its citation (the handbook's change log, generated, never typed)."""
-    events: list[tuple[date, str, str, str, str]] = []
+    events: list[tuple[date, str, str, str, Html]] = []
 
     def add(day: date, what: str, status: str, level: Confidence, cite: Iterable[str]) -> None:
-        events.append((day, what, status, SV[level], ", ".join(cite)))
+        events.append((day, reader_text(what), status, SV[level], cite_cell(book, cite)))
 
     for table in book.tables.values():
         for param in table.parameters:
             unit = " kr" if param.unit == "kr" else " kontaktpoäng"
             for value in param.values:
                 level = of_item(book, value.confidence, value.cite)
-                status = STATUS_SV[value.status] + (f": {value.proposal}" if value.proposal else "")
+                status = STATUS_SV[value.status] + (
+                    f": {proposal_name(book, value.proposal)}" if value.proposal else ""
+                )
                 add(value.valid_from, f"{param.label}: {sv_number(value.amount)}{unit}", status, level, value.cite)
         for row in table.rows:
             level = of_item(book, row.confidence, row.cite)
-            status = STATUS_SV[row.status] + (f": {row.proposal}" if row.proposal else "")
+            status = STATUS_SV[row.status] + (f": {proposal_name(book, row.proposal)}" if row.proposal else "")
             add(row.valid_from, f"Regeln börjar gälla: {row.label or row.id} ({table.title})", status, level, row.cite)
             if row.valid_to is not None:
                 end = date.fromordinal(row.valid_to.toordinal() + 1)
@@ -1087,3 +1138,286 @@ def changelog(book: RuleBook) -> Table:
                 )
     events.sort(key=lambda e: (e[0], e[1]))
     return Table(["Datum", "Ändring", "Status", "Säkerhet", "Källor"], [[str(e[0]), *e[1:]] for e in events])
+
+
+# --------------------------------------------------------------------------- Swedish for the reader
+
+SOURCES_PAGE = "../book/10-kalltackning.html"
+"""The sources chapter, relative to any page of the book (chapters in book/, analyses in notebooks/)."""
+
+_FACT_WITH_TERM = re.compile(r"\b([a-z_]+(?:\.[a-z_]+)?) \(([^()]+)\)")
+_LEVEL_WORD = re.compile(r"\b(" + "|".join(ORDER) + r")\b")
+
+
+def reader_text(text: str) -> str:
+    """Text from the rule data or the engine as the book shows it: Swedish words only.
+
+    Fact keys written with their term (`booked (bokad …)`) become the term, coded values of a care
+    service become its name, the reference material is named in Swedish instead of by its id, and the
+    confidence levels are given their Swedish words."""
+
+    def term(match: re.Match[str]) -> str:
+        key, words = match.group(1), match.group(2)
+        return words if FACT_TERMS.get(key) == words else match.group(0)
+
+    text = _FACT_WITH_TERM.sub(term, text)
+    for service in Service:
+        text = re.sub(rf"(?<![\w.-]){re.escape(service.value)}(?![\w-])", service.label, text)
+    for key, words in FACT_TERMS.items():
+        text = re.sub(rf"\bange {re.escape(key)}\b", f"ange {words}", text)
+    text = re.sub(r"\s*\([^()]*\.md\)", "", text)
+    text = re.sub(r"\bfacts §", "referensunderlaget §", text)
+    return _LEVEL_WORD.sub(lambda m: SV[m.group(1)], text)  # type: ignore[index]
+
+
+def statement_anchor(statement_id: str) -> str:
+    """The anchor of a statement in the sources chapter."""
+    return "kalla-" + statement_id
+
+
+def _breakable(text: str) -> str:
+    """Escaped text that may wrap after each dot and hyphen (long statement ids in narrow columns)."""
+    return html.escape(text).replace(".", ".<wbr>").replace("-", "-<wbr>")
+
+
+def cite_link(book: RuleBook, statement_id: str, label: str | None = None) -> str:
+    """A link to a statement in the sources chapter, titled with its document and section."""
+    found = book.statements.get(statement_id)
+    title = f"{found[0].label()}, {found[1].section}" if found else statement_id
+    return (
+        f'<a class="pa-cite-link" href="{SOURCES_PAGE}#{statement_anchor(statement_id)}" '
+        f'title="{html.escape(reader_text(title))}">{_breakable(label or statement_id)}</a>'
+    )
+
+
+def cite_cell(book: RuleBook, ids: Iterable[str]) -> Html:
+    """A table cell with citations: every statement id a link to the sources chapter."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return Html("–", "–")
+    return Html(", ".join(cite_link(book, sid) for sid in ids), ", ".join(ids))
+
+
+def cite_html(book: RuleBook, cite: str) -> str:
+    """A rendered citation (document: section [id]) as HTML with every [id] a link to the sources chapter."""
+    escaped = html.escape(reader_text(cite_with_tags(book, cite)))
+
+    def link(match: re.Match[str]) -> str:
+        sid, rest = match.group(1), match.group(2) or ""
+        return f"[{cite_link(book, sid)}{rest}]" if sid in book.statements else match.group(0)
+
+    return re.sub(r"\[([\w.-]+)((?:, [^\]]+)?)\]", link, escaped)
+
+
+def proposal_name(book: RuleBook, proposal: str) -> str:
+    """A proposal's or alternative's name in Swedish: the label of the first rule row or amount that carries it."""
+    for table in book.tables.values():
+        for row in table.rows:
+            if row.proposal == proposal and row.label:
+                return row.label
+        for param in table.parameters:
+            if any(v.proposal == proposal for v in param.values):
+                return param.label
+    return proposal
+
+
+# --------------------------------------------------------------------------- conditions as lists
+
+
+def _leaf_text(cond: Condition, defs: Mapping[str, Condition]) -> str | None:
+    """A condition that reads as one line, or None when it needs a list."""
+    if isinstance(cond, Equals | Given):
+        return cond.swedish(defs)
+    if isinstance(cond, Not):
+        inner = cond.part
+        while isinstance(inner, Ref):
+            inner = defs[inner.name]
+        if isinstance(inner, Equals):
+            shown = " eller ".join(v.split(": ", 1)[1] for v in [inner.swedish(defs)])
+            return f"{FACT_TERMS.get(inner.key, inner.key)}: inte {shown}"
+        if isinstance(inner, Given):
+            return f"{FACT_TERMS.get(inner.key, inner.key)} är inte angiven"
+    return None
+
+
+def _parts(cond: Condition, defs: Mapping[str, Condition], kind: type[All] | type[Any_]) -> list[Condition]:
+    """The parts of an `all` (or `any`) condition, with references resolved and nested groups of the same kind merged."""
+    while isinstance(cond, Ref):
+        cond = defs[cond.name]
+    if isinstance(cond, kind):
+        return [p for part in cond.parts for p in _parts(part, defs, kind)]
+    return [cond]
+
+
+def _node(cond: Condition, defs: Mapping[str, Condition]) -> tuple[str, list[Any]]:
+    """('text', []) for a line, ('alla av:' | 'någon av:' | 'inte detta:', children) for a list."""
+    while isinstance(cond, Ref):
+        cond = defs[cond.name]
+    leaf = _leaf_text(cond, defs)
+    if leaf is not None:
+        return leaf, []
+    if isinstance(cond, All):
+        parts = _parts(cond, defs, All)
+        if not parts:
+            return "alltid", []
+        if len(parts) == 1:
+            return _node(parts[0], defs)
+        return "alla av:", [_node(p, defs) for p in parts]
+    if isinstance(cond, Any_):
+        return "någon av:", [_node(p, defs) for p in _parts(cond, defs, Any_)]
+    if isinstance(cond, Not):
+        return "inte detta:", [_node(cond.part, defs)]
+    return cond.swedish(defs), []
+
+
+def _node_html(node: tuple[str, list[Any]]) -> str:
+    text, children = node
+    if not children:
+        return html.escape(text)
+    items = "".join(f"<li>{_node_html(child)}</li>" for child in children)
+    return f'{html.escape(text)}<ul class="pa-cond">{items}</ul>'
+
+
+def _node_plain(node: tuple[str, list[Any]], top: bool = True) -> str:
+    text, children = node
+    if not children:
+        return text
+    inner = "; ".join(_node_plain(child, False) for child in children)
+    return f"{text} {inner}" if top else f"{text} {inner.replace('; ', ', ')}"
+
+
+def condition_words(cond: Condition, defs: Mapping[str, Condition]) -> str:
+    """A condition on one line, as a list in words: 'alla av: kontaktform: telefon; bokad: ja'."""
+    return _node_plain(_node(cond, defs))
+
+
+def condition_list(book: RuleBook, table_id: str, row: Row) -> Html:
+    """A row's condition as a Swedish list (alla av / någon av), with a one-line version for text."""
+    if row.when is None:
+        return Html("alltid", "alltid")
+    node = _node(book.when(table_id, row), book.definitions)
+    return Html(_node_html(node), _node_plain(node))
+
+
+def definition_list(book: RuleBook, name: str) -> Html:
+    """A named definition of the rule data (e.g. vgr.qualifies) as a Swedish list."""
+    node = _node(book.definitions[name], book.definitions)
+    return Html(_node_html(node), _node_plain(node))
+
+
+def compact_rule_table(table: Table) -> Table:
+    """A rule table narrow enough for the page: the fee (with the conclusion) right after the rule's name,
+    the status only when the rows differ."""
+    cols = list(table.columns)
+    status = {_cell(v) for v in table.column("Status")}
+    out: list[list[Cell]] = []
+    for row in table.rows:
+        cells = dict(zip(cols, row, strict=True))
+        fee = cells["Avgift"] if cells["Slutsats"] == "–" else f"{_cell(cells['Avgift'])}; {_cell(cells['Slutsats'])}"
+        new = [cells["Ordning"], cells["Regel"], fee, cells["Villkor"], cells["Giltighet"], cells["Källor"]]
+        if len(status) > 1:
+            new.insert(5, cells["Status"])
+        out.append(new)
+    head = ["Nr", "Regel", "Avgift och slutsats", "Villkor", "Giltighet", "Källor"]
+    if len(status) > 1:
+        head.insert(5, "Status")
+    return Table(head, out, caption=table.caption)
+
+
+# --------------------------------------------------------------------------- fees at a glance
+
+
+def _glance_amount(
+    book: RuleBook, fee: Any, on: date | None
+) -> list[tuple[int | Decimal, date, date | None, list[str], Any]]:
+    """(amount, from, to, cite, value) for a fee: a literal, or every value of its parameter (on a day, or all)."""
+    if isinstance(fee, int | Decimal):
+        return [(fee, date.min, None, [], None)]
+    param = book.parameters[fee.param]
+    return [
+        (v.amount, v.valid_from, param.last_day(v), list(v.cite), v)
+        for v in param.decided()
+        if on is None or param.holds(v, on)
+    ]
+
+
+def fees_at_a_glance(book: RuleBook, region: Region, on: date | None = None) -> Table:
+    """The region's fees at a glance: care type or contact form, fee, since when, and the decision behind it.
+
+    Computed from the decided rule rows of the region (on a day, or over every period when `on` is None);
+    a fee looked up in a table (Skåne's visit fees) gives one line per row of that table. Free kinds of
+    contact with the same period are listed together, and so are the contacts the rules leave
+    undetermined. A fee that rests on anything weaker than a source stating it carries its confidence mark."""
+    table_id = book.contacts_table[region]
+    lines: list[tuple[date, str, Cell, date, date | None, list[str]]] = []
+    free: dict[tuple[date, date | None], tuple[list[str], list[str]]] = {}
+    open_: dict[tuple[date, date | None], tuple[list[str], list[str]]] = {}
+    by_table: dict[tuple[str, str, date, date | None], tuple[list[str], list[str]]] = {}
+
+    def period(start: date, end: date | None, row: Row) -> tuple[date, date | None]:
+        first = max(start, row.valid_from)
+        ends = [d for d in (end, row.valid_to) if d is not None]
+        return first, min(ends) if ends else None
+
+    for row in rule_rows(book, table_id, on, proposals=False):
+        if row.undetermined:
+            item = open_.setdefault((row.valid_from, row.valid_to), ([], []))
+            item[0].append(row.label or row.id)
+            item[1].extend(row.cite)
+            continue
+        fee = row.fee
+        if fee is None:
+            continue
+        if isinstance(fee, FeeRef) and fee.table is not None:
+            for sub in rule_rows(book, fee.table, on, proposals=False):
+                if sub.undetermined or sub.fee is None or (isinstance(sub.fee, FeeRef) and sub.fee.table):
+                    continue
+                for amount, start, end, cite, _ in _glance_amount(book, sub.fee, on):
+                    first, last = period(start, end, row)
+                    first, last = period(first, last, sub)
+                    level = row_level(book, fee.table, sub, on or first)
+                    text = marked(
+                        f"{sv_number(amount)} kr", weakest([level, row_level(book, table_id, row, on or first)])
+                    )
+                    looked_up = by_table.setdefault((sub.label or sub.id, text, first, last), ([], []))
+                    looked_up[0].append(row.label or row.id)
+                    looked_up[1].extend([*row.cite, *sub.cite, *cite])
+            continue
+        for amount, start, end, cite, _ in _glance_amount(book, fee, on):
+            first, last = period(start, end, row)
+            if last is not None and last < first:
+                continue
+            if amount == 0:
+                item = free.setdefault((first, last), ([], []))
+                item[0].append(row.label or row.id)
+                item[1].extend([*row.cite, *cite])
+                continue
+            text = marked(f"{sv_number(amount)} kr", row_level(book, table_id, row, on or first))
+            lines.append((first, row.label or row.id, text, first, last, [*row.cite, *cite]))
+    for (sub_label, text, first, last), (labels, cite) in by_table.items():
+        kinds = " eller ".join(label[:1].lower() + label[1:] for label in labels)
+        lines.append((first, f"{sub_label} ({kinds})", text, first, last, cite))
+    for (first, last), (labels, cite) in free.items():
+        lines.append((first, "Avgiftsfritt: " + "; ".join(labels), "0 kr", first, last, cite))
+    for (first, last), (labels, cite) in open_.items():
+        lines.append((first, "Avgörs inte av reglerna: " + "; ".join(labels), "ej avgjort", first, last, cite))
+    lines.sort(key=lambda line: (line[2] == "ej avgjort", line[1].startswith("Avgiftsfritt: "), line[0]))
+    rows: list[list[Cell]] = [
+        [label, fee, validity_text(first, last), cite_cell(book, cite)] for _, label, fee, first, last, cite in lines
+    ]
+    when = f" den {on}" if on else ""
+    return Table(
+        ["Vårdform och kontaktform", "Avgift", "Gäller", "Beslut och källa"],
+        rows,
+        caption=f"{region.label}: avgifterna i korthet{when}",
+    )
+
+
+def glance_levels(table: Table) -> list[Confidence]:
+    """The confidence levels marked in a fees-at-a-glance table (for its legend)."""
+    found: list[Confidence] = []
+    for cell in table.column("Avgift"):
+        for level in ORDER:
+            if level != "verified" and str(cell).endswith(f"({SV[level]})"):
+                found.append(level)
+    return found

@@ -36,6 +36,32 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = {"desktop": 1280, "phone": 390}
+"""The widths the handbook is read at: a desktop screen and a phone."""
+ENGLISH_LABELS = [
+    "Skip to main content",
+    "Back to top",
+    "Search this book",
+    "Search the docs",
+    "Toggle primary sidebar",
+    "Toggle secondary sidebar",
+    "previous page",
+    "next page",
+    "On this page",
+    "Color mode",
+    "System Settings",
+    "Link to this heading",
+    "Click to expand",
+    "Click to collapse",
+    "Version warning",
+    "Site navigation",
+    "Section Navigation",
+]
+"""Labels of the theme that a reader must see in Swedish (in the text, tooltips and accessible names)."""
+ENGLISH_EXACT = {"Main", "Page", "Search", "Light", "Dark", "Index", "Contents"}
+"""Short English labels, matched as a whole attribute value."""
+LABEL_ATTRIBUTES = ["title", "aria-label", "placeholder", "data-bs-title", "data-bs-original-title", "alt"]
 KNOWN_CONSOLE_NOISE = [
     # sphinx-thebe 0.3.1 writes its configuration script twice on every page (harmless, not ours).
     "Identifier 'THEBE_JS_URL' has already been declared",
@@ -81,10 +107,10 @@ def browser() -> Iterator[Any]:
 class Visit:
     """One page visit: console errors of ours and requests that left 127.0.0.1."""
 
-    def __init__(self, browser: Any, site: str, path: str) -> None:
+    def __init__(self, browser: Any, site: str, path: str, width: int = 1280) -> None:
         self.errors: list[str] = []
         self.outside: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page = browser.new_page(viewport={"width": width, "height": 900})
         self.page.on("console", lambda m: m.type == "error" and self._error(m.text))
         self.page.on("pageerror", lambda e: self._error(str(e)))
         self.page.on("request", lambda r: not r.url.startswith(site) and self.outside.append(r.url))
@@ -115,6 +141,90 @@ def test_chapter_page_loads_cleanly(browser: Any, site: str, page: Path) -> None
         assert not visit.outside, f"{page.name}: requests left 127.0.0.1: {visit.outside}"
     finally:
         visit.page.close()
+
+
+def english_labels(visit: Visit) -> list[str]:
+    """English theme labels anywhere a reader looks: visible text, tooltips, accessible names, placeholders."""
+    found: list[str] = visit.page.evaluate(
+        """([labels, exact, attributes]) => {
+            const out = [];
+            const text = document.body.innerText;
+            for (const label of labels) if (text.includes(label)) out.push(`text: ${label}`);
+            for (const el of document.querySelectorAll('*')) {
+                for (const attr of attributes) {
+                    const value = el.getAttribute(attr);
+                    if (!value) continue;
+                    if (exact.includes(value.trim()) || labels.some(l => value.includes(l)))
+                        out.push(`${el.tagName.toLowerCase()}[${attr}]: ${value}`);
+                }
+            }
+            return [...new Set(out)];
+        }""",
+        [ENGLISH_LABELS, sorted(ENGLISH_EXACT), LABEL_ATTRIBUTES],
+    )
+    return found
+
+
+def sideways_overflow(visit: Visit) -> int:
+    """How many pixels the page is wider than the window (0 when nothing scrolls sideways)."""
+    width: int = visit.page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width
+
+
+def serious_accessibility_problems(visit: Visit) -> list[str]:
+    """axe-core's serious and critical violations on the page (rule, impact, first elements)."""
+    assert AXE.exists(), "axe-core is not installed (make browser-deps)"
+    visit.page.add_script_tag(path=str(AXE))
+    found: list[str] = visit.page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ['violations']});
+            return result.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => `${v.id} (${v.impact}): ${v.help} – ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
+        }"""
+    )
+    return found
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=list(WIDTHS))
+@pytest.mark.parametrize("page", chapter_pages(), ids=lambda p: p.stem)
+def test_page_reads_in_swedish_at_every_width(browser: Any, site: str, page: Path, width: int) -> None:
+    """Every page at a desktop and a phone width: Swedish labels only, nothing scrolls sideways, no serious or
+    critical accessibility problem (axe-core), and a full-page screenshot."""
+    visit = Visit(browser, site, str(page.relative_to(HTML)), width=width)
+    try:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        visit.page.screenshot(path=str(SHOTS / f"{page.stem}-{width}.png"), full_page=True)
+        assert english_labels(visit) == [], f"{page.name} at {width} px shows English theme labels"
+        assert sideways_overflow(visit) <= 0, f"{page.name} scrolls sideways at {width} px"
+        problems = serious_accessibility_problems(visit)
+        assert problems == [], f"{page.name} at {width} px:\n" + "\n".join(problems)
+    finally:
+        visit.page.close()
+
+
+def test_worked_cases_print_expanded(browser: Any, site: str) -> None:
+    """A region chapter printed: every worked case is open, and the chapter fits in a few pages of A4."""
+    visit = Visit(browser, site, "book/04-vgr.html")
+    try:
+        cases = visit.page.locator("details.pa-case")
+        assert cases.count() > 0
+        visit.page.emulate_media(media="print")
+        visit.page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+        assert all(d.evaluate("d => d.open") for d in cases.all())
+        assert visit.page.locator(".bd-sidebar-primary").first.is_hidden()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        pdf = visit.page.pdf(path=str(SHOTS / "04-vgr-print.pdf"), format="A4")
+        pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+        assert 0 < pages <= PRINT_PAGES, f"the VGR chapter prints on {pages} pages"
+    finally:
+        visit.page.close()
+
+
+PRINT_PAGES = 40
+"""At most this many A4 pages for a region chapter with every worked case expanded."""
 
 
 def _visible_table_with(visit: Visit, header: str) -> Any:
