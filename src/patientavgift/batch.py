@@ -63,14 +63,15 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from .ceiling import FRIKORT, LOWERED, NO_CEILING, NO_PERIOD, REACHED, UNKNOWN, ceiling_step
 from .confidence import Confidence, weakest
 from .engine import (
     UNKNOWN_EARLIER_CEILING,
     UNKNOWN_EARLIER_FEE,
     Decision,
     Selection,
-    _exempt,
     decide,
+    exemption,
     no_age_rules,
     no_ceiling,
     period_end,
@@ -737,7 +738,7 @@ class Rules:
     def _exemption(self, combined: int) -> int:
         rest, age = divmod(combined, AGE_SPAN)
         region, segment = divmod(rest, self.segments)
-        free, _, _ = _exempt(self.book, REGIONS[region], age, self.day_of(segment))
+        free, _, _ = exemption(self.book, REGIONS[region], age, self.day_of(segment))
         return 2 if free is None else int(free)
 
     def exemptions(self, region: I32, segment: I32, age: I32) -> I8:
@@ -752,7 +753,7 @@ class Rules:
         """How sure a fee lowered below its list fee is, by what lowered it (as `engine.price_contacts`
         counts it): the age exemption when it applies, else the ceiling in force on the day (its
         position in `CONFIDENCE_LEVELS`)."""
-        free, step, _ = _exempt(self.book, REGIONS[region], age if age >= 0 else None, on)
+        free, step, _ = exemption(self.book, REGIONS[region], age if age >= 0 else None, on)
         if free and step is not None:
             return CONFIDENCE_LEVELS.index(step.confidence or "verified")
         ceiling = self.book.ceiling(REGIONS[region], on)
@@ -977,6 +978,14 @@ def _order(patient: I32, day: I32, patients: int) -> tuple[I32, I64]:
     return order, starts
 
 
+_ceiling_step = numba.njit(cache=True, nogil=True)(ceiling_step)
+"""`ceiling.ceiling_step`, the engine's own step, compiled for the scan."""
+
+NO_CEILING_WHY = 3
+"""The reason code of a fee undetermined because no ceiling is in the rule data for its year (codes
+1 and 2 are those of `ceiling.Period.unknown`)."""
+
+
 @numba.njit(cache=True, nogil=True)
 def _scan(
     order: I32,
@@ -995,7 +1004,9 @@ def _scan(
     conflict: I8,
     ref: I64,
 ) -> tuple[int, int]:
-    """Walk each patient's contacts (in `order`, see `_order`) as `engine.price_contacts` does.
+    """Walk each patient's contacts (in `order`, see `_order`) through `ceiling.ceiling_step`, the
+    step `engine.price_contacts` takes; `ends` gives the last day of a period starting on each day
+    from `day0`.
 
     Writes per row: fee (-1 undetermined), frikort (0 no, 1 yes, 2 unknown), whether the ceiling
     lowered the fee, the reason code of an undetermined fee (1 an earlier fee unknown, 2 an
@@ -1013,10 +1024,7 @@ def _scan(
         for k in range(g + 1, e):
             m = min(m, order[k])
         patients += 1
-        start = -1
-        paid = 0
-        frikort = False
-        unknown = 0
+        state = NO_PERIOD
         reached = False
         for k in range(g, e):
             i = order[k]
@@ -1029,42 +1037,16 @@ def _scan(
                 ref[i] = m
                 continue
             on = day[i]
-            if start >= 0 and on > ends[start - day0]:
-                start = -1
-                paid = 0
-                frikort = False
-            v = net[i]
-            c = ceiling[i]
-            holds[i] = 1 if frikort else 0
-            if unknown != 0:
-                holds[i] = 2
-                if v == 0:
-                    fee[i] = 0
-                else:
-                    why[i] = unknown
-            elif frikort:
-                fee[i] = 0
+            unknown = state.unknown
+            fee[i], state, flags = _ceiling_step(state, on, net[i], ceiling[i], ends[on - day0])
+            holds[i] = 2 if flags & UNKNOWN else 1 if flags & FRIKORT else 0
+            if flags & LOWERED:
                 lowered[i] = 1
-            elif v < 0:
-                unknown = 1
-            elif v == 0:
-                fee[i] = 0
-            elif c < 0:
-                why[i] = 3
-                unknown = 2
-            else:
-                if start < 0:
-                    start = on
-                    paid = 0
-                f = min(v, max(c - paid, 0))
-                fee[i] = f
-                if f < v:
-                    lowered[i] = 1
-                paid += f
-                if paid >= c:
-                    frikort = True
-                    lowered[i] = 1
-                    reached = True
+            if flags & UNKNOWN and fee[i] < 0:
+                why[i] = unknown
+            elif flags & NO_CEILING:
+                why[i] = NO_CEILING_WHY
+            reached |= (flags & REACHED) != 0
         if reached:
             reaching += 1
     return patients, reaching
