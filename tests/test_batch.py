@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from patientavgift import batch, register, synthetic
@@ -57,7 +57,7 @@ def _fact(draw: st.DrawFn, column: str) -> str:
 @st.composite
 def _register(draw: st.DrawFn) -> list[list[str]]:
     patients = draw(st.integers(min_value=1, max_value=8))
-    people = []
+    people: list[dict[str, Any]] = []
     for p in range(patients):
         born = draw(st.dates(min_value=date(1925, 1, 1), max_value=date(2011, 12, 31)))
         people.append(
@@ -83,7 +83,7 @@ def _register(draw: st.DrawFn) -> list[list[str]]:
         template = draw(st.sampled_from(templates)) if draw(st.integers(0, 19)) else None
         age = str(max(0, day.year - int(person["birth"][:4])))
         rare = draw(st.integers(min_value=0, max_value=30))
-        row = {
+        row: dict[str, str] = {
             "patient_id": person["id"] if rare else draw(st.sampled_from(["", "  ", f" {person['id']} "])),
             "region": draw(st.sampled_from(REGIONS)) if rare != 1 else "lappland",
             "service": draw(st.sampled_from(SERVICES)),
@@ -133,7 +133,6 @@ def _parquet_rows(path: Path) -> list[dict[str, str]]:
 BOOK = load_rules()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     rows=_register(),
     chunk=st.sampled_from([0, 3, 1000]),
