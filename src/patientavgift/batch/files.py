@@ -14,8 +14,8 @@ time and written in full (CSV cells neutralised, `register.neutral`).
 from __future__ import annotations
 
 import csv
+import io
 import math
-import mmap
 import resource
 import sys
 import threading
@@ -66,6 +66,7 @@ from ..rules import RuleBook
 from ..splice import Encoded, SpliceError, Splicer, encode
 from .codes import I64
 from .core import BATCH_ROWS, LINE, PROBLEM, RESERVED, Priced, Progress, load_compiled, price_batches
+from .csvtext import csv_bytes, csv_line
 from .outcomes import OUTCOME_SCHEMA, Decisions, Outcomes, conflict_text
 
 PROGRESS_ROWS = 200_000
@@ -590,13 +591,18 @@ def _write_in_full(
     """Read the register again and write every kept row with its outcome columns (CSV or Parquet).
 
     CSV output has its text cells neutralised (`register.neutral`) and its rejected rows numbered by
-    the lines where they begin in the file (`_lines`)."""
+    the lines where they begin in the file (`_lines`). Its text is made in a worker thread
+    (`_csv_text`) while the next batch is read and its rejected rows written."""
     writer: pq.ParquetWriter | None = None
     start = 0
     wrote_header = False
     line = 2 + sum(c.count("\n") for c in header)
-    quoted = _has_quotes(register)
-    with closing(_read_ahead(_reads(register, header, None, exact, plain=True), lambda: None)) as reads:
+    # (line numbers are needed only for rejected rows, and worked out only where a cell may hold a line break)
+    quoted = not priced.all() and _breaks_in_cells(register, len(priced))
+    names = [neutral(c) for c in header] + list(OUTCOME_COLUMNS)
+    pending: deque[Future[memoryview]] = deque()
+    reads = _read_ahead(_reads(register, header, None, exact, plain=True), lambda: None)
+    with closing(reads), ThreadPoolExecutor(max_workers=1) as pool:
         for batch in reads:
             n = batch.num_rows
             keep = priced[start : start + n]
@@ -608,39 +614,68 @@ def _write_in_full(
             lost.reject(batch, start, np.flatnonzero(~keep), lines)
             take = np.flatnonzero(keep)
             kept = batch.select(header) if len(take) == n else batch.select(header).take(pa.array(take))
-            if not parquet_out:
-                kept = _neutralised(kept, texts)
-            outcomes = output.table(take + start)
-            result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*header, *OUTCOME_COLUMNS])
             if parquet_out:
+                outcomes = output.table(take + start)
+                result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*header, *OUTCOME_COLUMNS])
                 if writer is None:
                     plain = {"patient_id", "undetermined_reason"}
                     dictionary = [c for c in result.column_names if c not in plain]
                     writer = pq.ParquetWriter(good, result.schema, write_statistics=False, use_dictionary=dictionary)
                 writer.write_table(result)
             else:
-                frame = pl.from_arrow(result)
-                assert isinstance(frame, pl.DataFrame)
-                frame.write_csv(good, include_header=not wrote_header)
-                wrote_header = True
+                if not wrote_header:
+                    good.write(csv_line(names).encode("utf-8"))
+                    wrote_header = True
+                pending.append(pool.submit(_csv_text, _neutralised(kept, texts), output, take + start))
+                while len(pending) > 1:
+                    good.write(pending.popleft().result())
             start += n
             if bar is not None:
                 bar.update(n)
+        while pending:
+            good.write(pending.popleft().result())
     if parquet_out and writer is None:
         writer = pq.ParquetWriter(good, pa.schema([*(pa.field(c, pa.string()) for c in header), *OUTCOME_SCHEMA]))
     if writer is not None:
         writer.close()
     if not parquet_out and not wrote_header:
-        frame = pl.DataFrame(schema=[neutral(c) for c in header] + list(OUTCOME_COLUMNS))
+        frame = pl.DataFrame(schema=names)
         frame.write_csv(good)
 
 
-def _has_quotes(path: Path) -> bool:
-    """Whether a CSV file holds a quote, so that a cell may hold a line break (Parquet: no lines)."""
-    if path.suffix.lower() == ".parquet" or path.stat().st_size == 0:
+def _csv_text(kept: pa.Table, output: Outcomes, rows: I64) -> memoryview:
+    """The CSV text (no header) of a batch's kept rows, neutralised, with their outcome columns."""
+    outcomes = output.table(rows)
+    result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*kept.column_names, *OUTCOME_COLUMNS])
+    text = csv_bytes(result)
+    if text is not None:
+        return text.data
+    frame = pl.from_arrow(result)  # (a typed Parquet column that only polars writes as it always has)
+    assert isinstance(frame, pl.DataFrame)
+    sink = io.BytesIO()
+    frame.write_csv(sink, include_header=False)
+    return sink.getbuffer()
+
+
+def _breaks_in_cells(path: Path, rows: int) -> bool:
+    """Whether a cell of a CSV register may hold a line break, so that its rows are not one line each
+    (Parquet: no lines). Only where the file holds a quote, and has more line ends than its header
+    and rows need, or a carriage return that does not end a line with a line feed."""
+    if path.suffix.lower() == ".parquet":
         return False
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return data.find(b'"') >= 0
+    quote, ends, returns, pairs, last = False, 0, 0, 0, 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 24):
+            data = np.frombuffer(block, dtype=np.uint8)
+            quote = quote or b'"' in block
+            ends += int(np.count_nonzero(data == 10))
+            cr = data == 13
+            if cr.any():
+                returns += int(np.count_nonzero(cr))
+                pairs += int(np.count_nonzero(cr[:-1] & (data[1:] == 10))) + (last == 13 and data[0] == 10)
+            last = int(data[-1])
+    needed = rows + 1 if last == 10 else rows  # (the header and the rows, the last one perhaps unended)
+    return quote and (ends != needed or returns != pairs)
 
 
 def _lines(batch: pa.RecordBatch, header: list[str], line: int) -> tuple[I64, int]:
@@ -675,14 +710,16 @@ def _any_byte(array: pa.Array, found: bytes) -> bool:
     return bool(np.isin(held, np.frombuffer(found, dtype=np.uint8)).any())
 
 
-_FORMULA_BYTES = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)
+_FORMULA_BYTE = np.zeros(256, dtype=np.bool_)
+_FORMULA_BYTE[np.frombuffer(b"=+-@\t\r", dtype=np.uint8)] = True
+"""Which first bytes make a cell look like a formula (see `register.FORMULA_START`)."""
 
 
 def _risky(array: pa.Array) -> bool:
     """Whether a text column holds a cell that begins like a formula (see `register.FORMULA_START`)."""
     offsets, data = _text_parts(array)
     starts = offsets[:-1][offsets[1:] > offsets[:-1]]
-    return bool(np.isin(data[starts], _FORMULA_BYTES).any())
+    return bool(_FORMULA_BYTE[data[starts]].any())
 
 
 def _neutralised(table: pa.Table, texts: frozenset[str]) -> pa.Table:
@@ -696,6 +733,10 @@ def _neutralised(table: pa.Table, texts: frozenset[str]) -> pa.Table:
             chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
             if any(_risky(chunk) for chunk in chunks):
                 risky = pc.fill_null(pc.match_substring_regex(column, r"^[=+\-@\t\r]"), False)
-                column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+                column = pc.if_else(
+                    risky,
+                    pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type)),
+                    column,
+                )
         columns.append(column)
     return pa.Table.from_arrays(columns, names=[neutral(c) for c in table.column_names])
