@@ -65,6 +65,7 @@ Progress = Callable[[str, int | None], Bar | None]
 
 
 def no_progress(what: str, total: int | None) -> Bar | None:
+    """No progress bar for any stage (a table in memory, or a short register)."""
     return None
 
 
