@@ -66,7 +66,6 @@ from ..rules import RuleBook
 from ..splice import Encoded, SpliceError, Splicer, encode
 from .codes import I64
 from .core import BATCH_ROWS, LINE, PROBLEM, RESERVED, Priced, Progress, load_compiled, price_batches
-from .csvtext import csv_bytes, csv_line
 from .outcomes import OUTCOME_SCHEMA, Decisions, Outcomes, conflict_text
 
 PROGRESS_ROWS = 200_000
@@ -592,7 +591,8 @@ def _write_in_full(
 
     CSV output has its text cells neutralised (`register.neutral`) and its rejected rows numbered by
     the lines where they begin in the file (`_lines`). Its text is made in a worker thread
-    (`_csv_text`) while the next batch is read and its rejected rows written."""
+    (`_csv_text`; polars writes without the interpreter lock) while the next batch is read and
+    its rejected rows written."""
     writer: pq.ParquetWriter | None = None
     start = 0
     wrote_header = False
@@ -623,10 +623,9 @@ def _write_in_full(
                     writer = pq.ParquetWriter(good, result.schema, write_statistics=False, use_dictionary=dictionary)
                 writer.write_table(result)
             else:
-                if not wrote_header:
-                    good.write(csv_line(names).encode("utf-8"))
-                    wrote_header = True
-                pending.append(pool.submit(_csv_text, _neutralised(kept, texts), output, take + start))
+                job = pool.submit(_csv_text, _neutralised(kept, texts), output, take + start, not wrote_header)
+                pending.append(job)
+                wrote_header = True
                 while len(pending) > 1:
                     good.write(pending.popleft().result())
             start += n
@@ -643,17 +642,14 @@ def _write_in_full(
         frame.write_csv(good)
 
 
-def _csv_text(kept: pa.Table, output: Outcomes, rows: I64) -> memoryview:
-    """The CSV text (no header) of a batch's kept rows, neutralised, with their outcome columns."""
+def _csv_text(kept: pa.Table, output: Outcomes, rows: I64, header: bool) -> memoryview:
+    """The CSV text of a batch's kept rows (neutralised) with their outcome columns, as polars writes it."""
     outcomes = output.table(rows)
     result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*kept.column_names, *OUTCOME_COLUMNS])
-    text = csv_bytes(result)
-    if text is not None:
-        return text.data
-    frame = pl.from_arrow(result)  # (a typed Parquet column that only polars writes as it always has)
+    frame = pl.from_arrow(result)
     assert isinstance(frame, pl.DataFrame)
     sink = io.BytesIO()
-    frame.write_csv(sink, include_header=False)
+    frame.write_csv(sink, include_header=header)
     return sink.getbuffer()
 
 
