@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 SEEDS   = ../shared/tools/verbatim_check.py
 PORT   ?= 8000
 
-.PHONY: benchmark notebooks install browser-deps book build-book check-html serve test lint types unit chapters golden nbval browser cases check verbatim clean
+.PHONY: benchmark notebooks install browser-deps book build-book check-html serve test test-thorough lint types unit chapters golden nbval browser cases check verbatim clean
 
 $(BIN)/patientavgift: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,11 +51,14 @@ lint: install                           ## ruff: lint and formatting
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/ruff format --check src tests scripts benchmarks
 
-types: install                          ## mypy (strict)
+types: install                          ## mypy (strict), the library and the tests
 	$(BIN)/mypy
 
 unit: install                           ## pytest: library tests and every case as its own test
 	$(BIN)/pytest -q -m "not chapters and not browser"
+
+test-thorough: install                  ## the unit tests with 500 random examples per property test (25 in `unit`)
+	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest -q -m "not chapters and not browser"
 
 chapters: install                       ## every chapter executes and matches its recorded outputs
 	$(BIN)/pytest -q -m chapters

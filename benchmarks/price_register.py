@@ -6,7 +6,8 @@ Run: `.venv/bin/python benchmarks/price_register.py` (or `make benchmark`). Size
 
 Printed per size and input format (the median of `--repeat` runs, 3 by default, each in a fresh
 process): contacts per second end to end (read, price, write), seconds, the highest peak resident
-memory of the runs, seconds per step and every run's seconds; then the per-contact loop on a sample of the same
+memory of the runs, seconds per step and every run's seconds; how many times longer CSV takes than
+Parquet (the medians); then the per-contact loop on a sample of the same
 register, its rate, the speed-up, and whether the sample's fees are identical both ways.
 
 The compiled loops are built once per installation and cached by numba; a first run on a small
@@ -131,6 +132,7 @@ def main() -> None:
                 steps = ", ".join(f"{step} {seconds:.2f} s" for step, seconds in figures["steps"].items())
                 spread = ", ".join(f"{float(r['seconds']):.2f}" for r in runs)
                 print(f"{label:<28}{line}   ({steps}; all runs: {spread} s)")
+            print(f"{'CSV / Parquet, seconds':<28}{rows[0] / rows[1]:>22.2f}×")
             sample = folder / "sample.csv"
             loop = _run("--loop", "--source", str(sample), "--out", str(folder / "loop.csv"))
             _run("--source", str(sample), "--out", str(folder / "fast.csv"))

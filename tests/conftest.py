@@ -1,4 +1,4 @@
-"""Shared fixtures: the rule book and a helper that writes a case file."""
+"""Shared fixtures: the rule book and a helper that writes a case file; the hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from patientavgift.rules import RuleBook, load_rules
+
+# Random-example tests run a few dozen examples each by default (`make unit`), many more with
+# HYPOTHESIS_PROFILE=thorough (`make test-thorough`). Pricing a register is slow next to
+# hypothesis' own pace, so neither profile has a deadline.
+_SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("quick", max_examples=25, deadline=None, suppress_health_check=_SLOW)
+settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=_SLOW)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from patientavgift import batch, register, synthetic
@@ -57,7 +57,7 @@ def _fact(draw: st.DrawFn, column: str) -> str:
 @st.composite
 def _register(draw: st.DrawFn) -> list[list[str]]:
     patients = draw(st.integers(min_value=1, max_value=8))
-    people = []
+    people: list[dict[str, Any]] = []
     for p in range(patients):
         born = draw(st.dates(min_value=date(1925, 1, 1), max_value=date(2011, 12, 31)))
         people.append(
@@ -83,7 +83,7 @@ def _register(draw: st.DrawFn) -> list[list[str]]:
         template = draw(st.sampled_from(templates)) if draw(st.integers(0, 19)) else None
         age = str(max(0, day.year - int(person["birth"][:4])))
         rare = draw(st.integers(min_value=0, max_value=30))
-        row = {
+        row: dict[str, str] = {
             "patient_id": person["id"] if rare else draw(st.sampled_from(["", "  ", f" {person['id']} "])),
             "region": draw(st.sampled_from(REGIONS)) if rare != 1 else "lappland",
             "service": draw(st.sampled_from(SERVICES)),
@@ -133,7 +133,6 @@ def _parquet_rows(path: Path) -> list[dict[str, str]]:
 BOOK = load_rules()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     rows=_register(),
     chunk=st.sampled_from([0, 3, 1000]),
@@ -180,11 +179,26 @@ def test_too_many_rows_at_once_are_refused_with_a_hint(tmp_path: Path, monkeypat
     limit is lowered here so that a small synthetic register reaches it."""
     table = synthetic.region_year(next(iter(synthetic.MIXES)), 2025, 20, seed=1)
     source = synthetic.write(table, tmp_path / "register.csv")
-    monkeypatch.setattr(batch, "MAX_AT_ONCE", table.num_rows - 1)
+    monkeypatch.setattr(batch.core, "MAX_AT_ONCE", table.num_rows - 1)
     with pytest.raises(register.RegisterError, match="--chunk-rows"):
         batch.price_register(BOOK, source, tmp_path / "out.csv", selection("none"), progress=None, chunk_rows=0)
-    monkeypatch.setattr(batch, "MAX_AT_ONCE", table.num_rows)
+    monkeypatch.setattr(batch.core, "MAX_AT_ONCE", table.num_rows)
     summary, _ = batch.price_register(
         BOOK, source, tmp_path / "out.csv", selection("none"), progress=None, chunk_rows=0
     )
     assert summary.read == table.num_rows
+
+
+def test_a_table_in_memory_is_priced_as_the_file(tmp_path: Path) -> None:
+    """`batch.price_table` (a table in, the priced table out; no file) gives the rows and the summary
+    that `price_register` writes to Parquet, with a rejected row left out of the table."""
+    table = synthetic.region_year(next(iter(synthetic.MIXES)), 2025, 40, seed=4)
+    table = table.set_column(0, "patient_id", pa.array(["", *table.column("patient_id").to_pylist()[1:]]))
+    source = tmp_path / "register.parquet"
+    pq.write_table(table, source)
+    expected, _ = batch.price_register(BOOK, source, tmp_path / "fast.parquet", selection("all"), progress=None)
+    priced, summary = batch.price_table(BOOK, batch.read_table(source), "all")
+    assert summary == expected and summary.rejected == 1
+    assert priced.equals(pq.read_table(tmp_path / "fast.parquet"))
+    with pytest.raises(ValueError, match="unknown proposal id"):
+        batch.price_table(BOOK, table, "no-such-proposal")

@@ -10,6 +10,18 @@ from datetime import date
 
 import pytest
 
+from patientavgift.ceiling import (
+    CAPPED,
+    ENDED,
+    FRIKORT,
+    NO_PERIOD,
+    PARTIAL,
+    REACHED,
+    STARTED,
+    UNKNOWN,
+    Period,
+    ceiling_step,
+)
 from patientavgift.engine import Visit, period_end, price_contacts
 from patientavgift.model import Contact, Mode, Patient, Region, Service
 from patientavgift.rules import RuleBook
@@ -116,3 +128,23 @@ def test_exempt_patient_starts_no_period(book: RuleBook) -> None:
     outcomes, _ = price_contacts(book, patient, _rjh_visits(date(2026, 4, 30), date(2026, 5, 1)))
     assert [(o.fee, o.list_fee) for o in outcomes] == [(0, 400), (400, 400)]
     assert "2026-05-01 – 2027-04-30" in " ".join(s.text for s in outcomes[1].trace)
+
+
+def test_one_step_per_contact_cuts_the_fee_issues_the_frikort_and_ends_the_period() -> None:
+    """`ceiling.ceiling_step` alone, as both the engine and the register scan call it (day numbers,
+    kronor, -1 for undetermined): 400 kr contacts against a ceiling of 1 450 kr."""
+    first = date(2025, 4, 25).toordinal()
+    end = period_end(date(2025, 4, 25)).toordinal()
+    fee, state, flags = ceiling_step(NO_PERIOD, first, 400, 1450, end)
+    assert (fee, state, flags) == (400, Period(first, end, 400, False, 0), STARTED | CAPPED)
+    state = state._replace(paid=1200)
+    fee, state, flags = ceiling_step(state, first + 10, 400, 1450, 0)
+    assert (fee, state.paid, state.frikort, flags) == (250, 1450, True, CAPPED | PARTIAL | REACHED)
+    fee, state, flags = ceiling_step(state, end, 400, 1450, 0)
+    assert (fee, flags) == (0, FRIKORT)
+    fee, state, flags = ceiling_step(state, end + 1, 400, 1450, end + 366)
+    assert (fee, state, flags) == (400, Period(end + 1, end + 366, 400, False, 0), ENDED | STARTED | CAPPED)
+    fee, state, flags = ceiling_step(state, end + 2, -1, 1450, 0)  # an undetermined fee: what follows is unknown
+    assert (fee, state.unknown, flags) == (-1, 1, 0)
+    assert ceiling_step(state, end + 3, 0, 1450, 0)[::2] == (0, UNKNOWN)
+    assert ceiling_step(state, end + 3, 400, 1450, 0)[::2] == (-1, UNKNOWN)

@@ -245,12 +245,13 @@ def test_totals_have_one_row_per_covered_region(book: RuleBook) -> None:
 
 def test_chart_hatches_undetermined_totals(book: RuleBook) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     frame = cs.course_totals(book)
     fig = cs.totals_chart(frame, "test")
     try:
         (ax,) = fig.axes
-        bars = [p for p in ax.patches if p.get_width() > 0]
+        bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_width() > 0]
         hatched = [p for p in bars if p.get_hatch()]
         solid = [p for p in bars if not p.get_hatch()]
         undetermined = sum(1 for p in frame["Summa betalt"] if p is None)

@@ -25,7 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from patientavgift import batch, outputs, synthetic
+from patientavgift import outputs, synthetic
+from patientavgift.batch import files
 from patientavgift.cli import main
 
 EARLIER = "an earlier output\n"
@@ -46,7 +47,8 @@ def _leftovers(folder: Path) -> list[str]:
 
 HOOK = """\
 import os, signal, sys
-from patientavgift import batch, outputs
+from patientavgift import outputs
+from patientavgift.batch import decisions, outcomes
 from patientavgift.cli import main
 
 where, signame, args = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -64,9 +66,9 @@ def stop(original):
 
 
 if where == "reading":
-    batch.Rules.apply = stop(batch.Rules.apply)
+    decisions.Rules.apply = stop(decisions.Rules.apply)
 elif where == "outcomes":
-    batch._Output.outcomes = stop(batch._Output.outcomes)
+    outcomes.Outcomes.table = stop(outcomes.Outcomes.table)
 elif where == "rename":
     outputs._sync = stop(outputs._sync)
 sys.exit(main(["price", *args]))
@@ -189,7 +191,7 @@ def test_a_full_disk_while_writing_rows(
     out = tmp_path / "priced.csv"
     out.write_text(EARLIER, encoding="utf-8")
     written: list[int] = []
-    original = batch._neutralised
+    original = files._neutralised
 
     def filling(table: Any, texts: Any) -> Any:
         written.append(table.num_rows)
@@ -197,7 +199,7 @@ def test_a_full_disk_while_writing_rows(
             raise OSError(errno.ENOSPC, "No space left on device")
         return original(table, texts)
 
-    monkeypatch.setattr(batch, "_neutralised", filling)
+    monkeypatch.setattr(files, "_neutralised", filling)
     assert main(["price", str(source), "--out", str(out)]) == 2
     assert "disken är full" in capsys.readouterr().err
     assert written == [50, 50]
@@ -214,7 +216,7 @@ def test_ctrl_c_gives_one_line_and_status_130(
     def interrupted(*args: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(batch, "_write_spliced", interrupted)
+    monkeypatch.setattr(files, "_write_spliced", interrupted)
     assert main(["price", str(source.with_suffix(".csv")), "--out", str(out)]) == 0  # (CSV in: not spliced)
     earlier = out.read_bytes()
     pq.write_table(_table(), tmp_path / "register.parquet")
@@ -342,13 +344,13 @@ def test_parquet_registers_of_every_integer_type_round_trip(
     """Every column comes back with its type and values, from pyarrow, polars and fastparquet. Row
     groups are copied (see `splice`): the output is not written again in full after a failed check."""
     in_full: list[bool] = []
-    ordinary = batch._write_in_full
+    ordinary = files._write_in_full
 
     def spy(*args: Any, **kwargs: Any) -> None:
         in_full.append(True)
         ordinary(*args, **kwargs)
 
-    monkeypatch.setattr(batch, "_write_in_full", spy)
+    monkeypatch.setattr(files, "_write_in_full", spy)
     table = _typed_register(rejected)
     table = table.set_column(table.column_names.index("age"), "age", table.column("age").cast(TYPES[age]))
     source = tmp_path / "register.parquet"

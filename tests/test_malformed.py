@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from patientavgift.cli import main
@@ -74,7 +74,13 @@ def _run(argv: list[str]) -> tuple[int, str]:
     return code, out.getvalue() + err.getvalue()
 
 
-WHOLE_FILE = ("filen är tom", "filen saknas", "filen är inte giltig YAML: ")
+WHOLE_FILE = (
+    "filen är tom",
+    "filen saknas",
+    "filen är inte giltig YAML: ",
+    "filen ska vara ett block av nycklar",  # (a file cut down to one word: the whole file is wrong)
+    "ett fall ska vara ett block av nycklar",
+)
 
 
 RULES = Path(tempfile.mkdtemp()) / "rules"
@@ -82,7 +88,6 @@ RULES = Path(tempfile.mkdtemp()) / "rules"
 NO_CASES = RULES.parent / "no-cases"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_a_malformed_rule_file_is_named_with_its_line(data: st.DataObject) -> None:
     if not RULES.exists():
@@ -96,7 +101,7 @@ def test_a_malformed_rule_file_is_named_with_its_line(data: st.DataObject) -> No
     finally:
         path.write_text(original, encoding="utf-8")
     assert "Traceback" not in out
-    lines = out.splitlines()
+    lines = out.rstrip("\n").split("\n")  # (not `splitlines`: a bad value may hold e.g. \x1e, which it splits on)
     assert code in (0, 1)
     assert lines[-1] == ("regeldata och fall är giltiga" if code == 0 else f"{len(lines) - 1} fel hittades")
     for line in lines[:-1]:
@@ -104,7 +109,6 @@ def test_a_malformed_rule_file_is_named_with_its_line(data: st.DataObject) -> No
         assert re.match(r"\S+:\d+: ", line) or any(w in line for w in WHOLE_FILE), line
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_a_malformed_case_file_is_named_with_its_line(data: st.DataObject) -> None:
     source = data.draw(st.sampled_from(CASE_FILES))

@@ -336,3 +336,10 @@ def test_cells_a_spreadsheet_would_run_are_neutralised_in_csv_only(tmp_path: Pat
     pq.write_table(pa.table({n: [c[i] for c in cells] for i, n in enumerate(names)}), tmp_path / "r.parquet")
     assert main(["price", str(tmp_path / "r.parquet"), "--out", str(tmp_path / "p.parquet")]) == 0
     assert pq.read_table(tmp_path / "p.parquet").column("notes").to_pylist() == risky
+    # A Parquet text column of any width (here 64-bit offsets) is neutralised alike in CSV output.
+    table = pq.read_table(tmp_path / "r.parquet")
+    table = table.set_column(names.index("notes"), "notes", table.column("notes").cast(pa.large_string()))
+    pq.write_table(table, tmp_path / "large.parquet")
+    assert main(["price", str(tmp_path / "large.parquet"), "--out", str(tmp_path / "large.csv")]) == 0
+    with (tmp_path / "large.csv").open(encoding="utf-8", newline="") as handle:
+        assert [r["notes"] for r in csv.DictReader(handle)] == [r["notes"] for r in priced]

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from patientavgift import batch, register, synthetic
+from patientavgift.batch import files
 from patientavgift.engine import selection
 from patientavgift.register import OUTCOME_COLUMNS
 from patientavgift.rules import load_rules
@@ -85,13 +86,13 @@ def test_input_from_another_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     source = tmp_path / "register.parquet"
     fastparquet.write(str(source), table.to_pandas(), row_group_offsets=100, stats=True)
     in_full: list[bool] = []
-    ordinary = batch._write_in_full
+    ordinary = files._write_in_full
 
     def spy(*args: Any, **kwargs: Any) -> None:
         in_full.append(True)
         ordinary(*args, **kwargs)
 
-    monkeypatch.setattr(batch, "_write_in_full", spy)
+    monkeypatch.setattr(files, "_write_in_full", spy)
     chosen = selection("none")
     register.price_register(BOOK, source, tmp_path / "loop.csv", chosen, progress=None)
     batch.price_register(BOOK, source, tmp_path / "fast.parquet", chosen, progress=None)

@@ -29,7 +29,8 @@ def register(book: RuleBook) -> pa.Table:
 
 
 def _texts(table: pa.Table, column: str) -> list[str | None]:
-    return table.column(column).cast(pa.string()).to_pylist()
+    texts: list[str | None] = table.column(column).cast(pa.string()).to_pylist()
+    return texts
 
 
 def test_written_contacts_match_the_source(register: pa.Table) -> None:

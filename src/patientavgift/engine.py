@@ -21,6 +21,21 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from .ceiling import (
+    CAPPED,
+    EARLIER_CEILING,
+    EARLIER_FEE,
+    ENDED,
+    FRIKORT,
+    NO_CEILING,
+    NO_PERIOD,
+    PARTIAL,
+    REACHED,
+    STARTED,
+    UNKNOWN,
+    Period,
+    ceiling_step,
+)
 from .conditions import Tri
 from .confidence import SV, Confidence, of_item, weakest
 from .model import FACT_TERMS, Contact, Mode, Patient, ProgrammeKind, Region, Service
@@ -502,6 +517,20 @@ def no_age_rules(region: Region, on: date, age: int | None) -> str:
     )
 
 
+DOUBT = 3
+"""`Period.unknown` when a frikort held at the start cannot be told (see `_frikort_at_start`)."""
+
+
+def _unknown_state(code: int, doubt: str | None) -> str:
+    """Why a fee is undetermined once the ceiling state is unknown (`Period.unknown`)."""
+    if code == EARLIER_FEE:
+        return UNKNOWN_EARLIER_FEE
+    if code == EARLIER_CEILING:
+        return UNKNOWN_EARLIER_CEILING
+    assert doubt is not None
+    return doubt
+
+
 @dataclass
 class Totals:
     paid: int | None
@@ -509,8 +538,13 @@ class Totals:
     ceiling: int | None
 
 
-def _exempt(book: RuleBook, region: Region, age: int | None, on: date) -> tuple[bool | None, Step | None, str | None]:
-    """Is the patient free of charge by age? (True/False, or None when it cannot be told)."""
+def exemption(book: RuleBook, region: Region, age: int | None, on: date) -> tuple[bool | None, Step | None, str | None]:
+    """Is the patient free of charge by age in the care region on the day? True or False, or None
+    when it cannot be told; with the exemption's trace step when it applies, and what is missing
+    when it cannot be told ("age", or "exemption" when no age rules of the region are in force).
+
+    Public because the register pricing asks the same question once per region, validity segment
+    and age, and must get exactly the engine's answer."""
     if age is None:
         return None, None, "age"
     rules = book.exemptions(region)
@@ -564,22 +598,26 @@ def _frikort_at_start(
 def price_contacts(
     book: RuleBook, patient: Patient, visits: Iterable[Visit], chosen: Selection = frozenset()
 ) -> tuple[list[Outcome], Totals]:
-    """Price a patient's contacts in date order: rules, age exemptions, then the 12-month ceiling."""
+    """Price a patient's contacts in date order: rules, age exemptions, then the 12-month ceiling.
+
+    The period, the running sum, the partial fee and the frikort are `ceiling.ceiling_step`'s, the
+    same step the register pricing compiles; here its flags become trace steps. What only a case
+    can give (an amount already paid in a running period, its start, a frikort held) sets the
+    state before the first contact.
+    """
     visits = list(visits)
     outcomes: list[Outcome] = []
     months = book.period_months()
-    start: date | None = None
-    paid = 0
-    frikort = False
+    state = NO_PERIOD
+    doubt: str | None = None  # why a frikort held at the start is unknown (`Period.unknown` = DOUBT)
     frikort_from: date | None = None
-    uncertain: str | None = None  # why the ceiling state is unknown, once it is
     last_ceiling: int | None = None
     reached_ceiling: int | None = None
     home = patient.home_region
 
     if visits and (patient.period_start or patient.paid_in_period):
-        start = patient.period_start or visits[0].contact.date
-        paid = patient.paid_in_period or 0
+        begun = patient.period_start or visits[0].contact.date
+        state = Period(begun.toordinal(), period_end(begun, months).toordinal(), patient.paid_in_period or 0, False, 0)
     # With `paid_in_period` but no `period_start`, the running period began on some day of the year
     # before the first contact. Only the first contact's day surely lies inside it; a later contact is
     # decided only when the ceiling cannot cut its fee whenever the period began (at most the amount
@@ -595,7 +633,7 @@ def price_contacts(
         trace = list(d.trace)
         reasons = list(d.reasons)
         missing = set(d.missing)
-        if first and start is not None:
+        if first and state.start >= 0:
             note = (
                 ""
                 if patient.period_start
@@ -606,11 +644,11 @@ def price_contacts(
                 _engine_step(
                     book,
                     "ceiling.period-start",
-                    f"Pågående högkostnadsperiod från {start}{note}, betalt hittills {sv_number(paid)} kr (i alla regioner)",
+                    f"Pågående högkostnadsperiod från {date.fromordinal(state.start)}{note}, betalt hittills {sv_number(state.paid)} kr (i alla regioner)",
                 ),
             )
         age = visit.age if visit.age is not None else patient.age_on(on)
-        exempt, ex_step, ex_missing = _exempt(book, visit.region, age, on)
+        exempt, ex_step, ex_missing = exemption(book, visit.region, age, on)
         if ex_step:
             # The exemption bears on the fee only where the list fee is more than nothing.
             trace.append(ex_step if d.list_fee else replace(ex_step, confidence=None))
@@ -631,41 +669,45 @@ def price_contacts(
         else:
             net = d.list_fee
 
-        # The 12-month period.
-        if start is not None and on > period_end(start, months):
+        ceiling = book.ceiling(visit.region, on)
+        if ceiling:
+            last_ceiling = ceiling.amount
+        day = on.toordinal()
+        if first and state.start >= 0 and day <= state.end and ceiling is not None:
+            earliest = date.fromordinal(state.start)
+            if open_start is not None:  # the period may have begun up to a year before the first contact
+                earliest = _year_before(on)
+            holds_at_start, doubt = _frikort_at_start(
+                book, patient, visit.region, earliest, on, state.paid, ceiling.amount
+            )
+            state = state._replace(frikort=holds_at_start, unknown=DOUBT if doubt else 0)
+            if doubt:
+                missing.add("frikort")
+        first = False
+
+        # The 12-month period and the ceiling.
+        before = state
+        paid_fee, state, flags = ceiling_step(
+            before,
+            day,
+            -1 if net is None else net,
+            ceiling.amount if ceiling else -1,
+            period_end(on, months).toordinal(),
+        )
+        fee: int | None = None if paid_fee < 0 else paid_fee
+        holds: bool | None = None if flags & UNKNOWN else bool(flags & FRIKORT)
+        if flags & ENDED:
             trace.append(
                 _engine_step(
                     book,
                     "ceiling.period-end",
-                    f"Högkostnadsperioden som började {start} tog slut {period_end(start, months)}",
+                    f"Högkostnadsperioden som började {date.fromordinal(before.start)} tog slut {date.fromordinal(before.end)}",
                 )
             )
-            start, paid, frikort = None, 0, False
-
-        ceiling = book.ceiling(visit.region, on)
-        if ceiling:
-            last_ceiling = ceiling.amount
-        if first and start is not None and ceiling is not None:
-            earliest = start
-            if open_start is not None:  # the period may have begun up to a year before the first contact
-                earliest = _year_before(on)
-            frikort, doubt = _frikort_at_start(book, patient, visit.region, earliest, on, paid, ceiling.amount)
-            if doubt:
-                uncertain = doubt
-                missing.add("frikort")
-        first = False
-
-        fee: int | None
-        holds: bool | None = frikort
-        if uncertain is not None:
-            holds = None
-            if net == 0:
-                fee = 0
-            else:
-                fee = None
-                reasons.append(uncertain)
-        elif frikort:
-            fee = 0
+        if flags & UNKNOWN:
+            if fee is None:
+                reasons.append(_unknown_state(before.unknown, doubt))
+        elif flags & FRIKORT:
             trace.append(
                 Step(
                     "ceiling.frikort",
@@ -678,39 +720,30 @@ def price_contacts(
                     note=ceiling.note if ceiling else None,
                 )
             )
-        elif net is None:
-            fee = None
-            uncertain = UNKNOWN_EARLIER_FEE
-        elif net == 0:
-            fee = 0
-        elif ceiling is None:
-            fee = None
+        elif flags & NO_CEILING:
             reasons.append(no_ceiling(on))
-            uncertain = UNKNOWN_EARLIER_CEILING
-        else:
-            if start is None:
-                start, paid = on, 0
+        elif flags & CAPPED:
+            assert ceiling is not None and fee is not None and net is not None
+            if flags & STARTED:
                 trace.append(
                     _engine_step(
                         book,
                         "ceiling.period-start",
-                        f"Första betalda avgiften: högkostnadsperioden löper {on} – {period_end(on, months)}",
+                        f"Första betalda avgiften: högkostnadsperioden löper {on} – {date.fromordinal(state.end)}",
                     )
                 )
-            room = max(ceiling.amount - paid, 0)
-            fee = min(net, room)
             trace.append(
                 Step(
                     ceiling.rule_id,
                     f"Högkostnadstak {sv_number(ceiling.amount)} kr ({ceiling.text}, {SV[ceiling.confidence]}); "
-                    f"betalt före kontakten {sv_number(paid)} kr",
+                    f"betalt före kontakten {sv_number(state.paid - fee)} kr",
                     book.cite_text(ceiling.cite),
                     # The ceiling's amount bears on the fee only when it cuts the fee.
-                    confidence=ceiling.confidence if fee < net else None,
+                    confidence=ceiling.confidence if flags & PARTIAL else None,
                     note=ceiling.note,
                 )
             )
-            if fee < net:
+            if flags & PARTIAL:
                 trace.append(
                     _engine_step(
                         book,
@@ -718,15 +751,13 @@ def price_contacts(
                         f"Taket nås: patienten betalar bara {sv_number(fee)} kr av {sv_number(net)} kr",
                     )
                 )
-            paid += fee
-            if paid >= ceiling.amount:
-                frikort = True
+            if flags & REACHED:
                 frikort_from = on
                 reached_ceiling = ceiling.amount
                 trace.append(
                     Step(
                         "ceiling.frikort-issued",
-                        f"Taket {sv_number(ceiling.amount)} kr är nått {on}: frikort resten av perioden (t.o.m. {period_end(start, months)})",
+                        f"Taket {sv_number(ceiling.amount)} kr är nått {on}: frikort resten av perioden (t.o.m. {date.fromordinal(state.end)})",
                         book.cite_text(ENGINE_CITES["ceiling.frikort-issued"]),
                         note=ceiling.note,
                     )

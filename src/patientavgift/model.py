@@ -246,7 +246,11 @@ FACT_TYPES: dict[str, type[Term] | type[bool]] = {
 """The value type of every fact a rule condition may test."""
 
 
-def _parse_date(value: Any) -> Any:
+def parse_date(value: Any) -> Any:
+    """A date from YYYY-MM-DD text (a date is passed through), or a ValueError worded in Swedish.
+
+    What every date field of the models runs; the register pricing checks its date cells with it so
+    that it accepts and rejects exactly what the models do."""
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
@@ -257,7 +261,7 @@ def _parse_date(value: Any) -> Any:
         raise ValueError(f"'{value}' är inget verkligt datum (dagen eller månaden finns inte)") from None
 
 
-IsoDate = Annotated[date, BeforeValidator(_parse_date)]
+IsoDate = Annotated[date, BeforeValidator(parse_date)]
 Flag = Annotated[bool, Strict()]
 Whole = Annotated[int, Strict()]
 

@@ -64,8 +64,10 @@ CEILING_STEPS = frozenset({"ceiling.partial", "ceiling.frikort", "ceiling.frikor
 """Engine steps that lower a fee because of the high-cost ceiling (any other reduction is an exemption)."""
 
 _BOOLEAN = {"true": True, "false": False}
-_REGIONS = {r.value: r for r in Region}
-_SERVICES = {s.value: s for s in Service}
+REGION_IDS = {r.value: r for r in Region}
+"""Regions by their id in a register cell (both pricing paths accept exactly these)."""
+SERVICE_IDS = {s.value: s for s in Service}
+"""Services by their id in a register cell."""
 
 
 class RegisterError(ValueError):
@@ -190,7 +192,7 @@ def shown_cells(values: Mapping[str, str], header: Sequence[str], texts: frozens
     return out
 
 
-def _typed(column: str, text: str) -> Any:
+def typed_cell(column: str, text: str) -> Any:
     """A register cell (already trimmed) as the case model expects it.
 
     Booleans are `true`/`false` in any letter case, ages are plain digits, KVÅ codes are separated
@@ -212,8 +214,10 @@ def cells(values: Mapping[str, str | None]) -> dict[str, str]:
     }
 
 
-def _parse(row: Row) -> str | None:
-    """Validate one row; fill in its contact and patient, or return every reason it is rejected."""
+def parse_row(row: Row) -> str | None:
+    """Validate one row; fill in its contact and patient, or return every reason it is rejected.
+
+    The register pricing also words its rejected rows with it, so both paths give the same reasons."""
     values = cells(row.values)
     row.patient_id = values.pop("patient_id", "")
     reasons = []
@@ -226,20 +230,20 @@ def _parse(row: Row) -> str | None:
     patient: dict[str, Any] = {}
     for column, text in values.items():
         if column in ("age", "birth_date", "home_region"):
-            patient[column] = _typed(column, text)
+            patient[column] = typed_cell(column, text)
         elif column.startswith("programme."):
-            programme[column.split(".", 1)[1]] = _typed(column, text)
+            programme[column.split(".", 1)[1]] = typed_cell(column, text)
         elif column not in ("region", "service"):
-            contact[column] = _typed(column, text)
+            contact[column] = typed_cell(column, text)
     if programme:
         contact["programme"] = programme
-    row.region = _REGIONS.get(values.get("region", ""))
+    row.region = REGION_IDS.get(values.get("region", ""))
     if row.region is None:
         reasons.append(
             f"region: '{values.get('region', '')}' är ingen region; tillåtna: {', '.join(r.value for r in Region)}"
         )
     if "service" in values:
-        row.service = _SERVICES.get(values["service"])
+        row.service = SERVICE_IDS.get(values["service"])
         if row.service is None:
             reasons.append(
                 f"service: '{values['service']}' är inte tillåtet; tillåtna: {', '.join(s.value for s in Service)}"
@@ -276,7 +280,7 @@ def _conflict(row: Row, first: Row) -> str | None:
     for column in ("home_region", "birth_date"):
         mine, theirs = getattr(row.patient, column), getattr(first.patient, column)
         if mine != theirs:
-            return conflict_reason(column, _cell(mine), _cell(theirs), first.line)
+            return conflict_reason(column, cell_text(mine), cell_text(theirs), first.line)
     return None
 
 
@@ -300,43 +304,56 @@ def read_header(path: Path) -> list[str]:
         raise RegisterError(f"{path}: är en mapp; ge registerfilen (.csv eller .parquet) (a folder, not a file)")
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
-        import pyarrow.types as pat
 
         try:
             schema = pq.read_schema(path)
         except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
             raise RegisterError(f"{path}: ingen läsbar Parquet-fil ({exc})") from None
         header = list(schema.names)
-        nested = [f.name for f in schema if pat.is_nested(f.type)]
-        if nested:
-            raise RegisterError(
-                f"{path}: kolumnen/kolumnerna {', '.join(nested)} innehåller listor eller poster; varje cell i ett register "
-                "ska vara ett värde (text, tal, datum eller true/false), t.ex. KVÅ-koder som en text åtskild med mellanslag"
-            )
+        check_flat(str(path), schema)
     else:
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), [])
         except UnicodeDecodeError:
             raise encoding_error(path) from None
+    check_header(str(path), header)
+    return header
+
+
+def check_header(where: str, header: list[str]) -> None:
+    """Refuse a header without the columns every row needs, with outcome columns already present (a
+    priced register) or with a column named twice. `where` names the register in the message."""
     missing = [c for c in ("patient_id", "region", "date") if c not in header]
     if missing:
         raise RegisterError(
-            f"{path}: rad 1: rubrikraden saknar kolumnen/kolumnerna {', '.join(missing)}; "
+            f"{where}: rad 1: rubrikraden saknar kolumnen/kolumnerna {', '.join(missing)}; "
             f"den har: {', '.join(header) or 'inget'}"
         )
     priced = [c for c in OUTCOME_COLUMNS if c in header]
     if priced:
         raise RegisterError(
-            f"{path}: rad 1: kolumnen/kolumnerna {', '.join(priced)} läggs till av prissättningen; registret ser ut att "
+            f"{where}: rad 1: kolumnen/kolumnerna {', '.join(priced)} läggs till av prissättningen; registret ser ut att "
             "redan vara prissatt. Prissätt originalregistret, eller ta först bort utfallskolumnerna"
         )
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise RegisterError(
-            f"{path}: rad 1: kolumnen/kolumnerna {', '.join(duplicated)} finns mer än en gång i rubrikraden"
+            f"{where}: rad 1: kolumnen/kolumnerna {', '.join(duplicated)} finns mer än en gång i rubrikraden"
         )
-    return header
+
+
+def check_flat(where: str, schema: Any) -> None:
+    """Refuse an Arrow schema with list or record columns: every cell of a register is one value."""
+    import pyarrow.types as pat
+
+    nested = [f.name for f in schema if pat.is_nested(f.type)]
+    if nested:
+        raise RegisterError(
+            f"{where}: kolumnen/kolumnerna {', '.join(nested)} innehåller listor eller poster; varje cell i ett "
+            "register ska vara ett värde (text, tal, datum eller true/false), t.ex. KVÅ-koder som en text åtskild "
+            "med mellanslag"
+        )
 
 
 def encoding_error(path: Path) -> RegisterError:
@@ -440,7 +457,9 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
     return header, csv_rows()
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """An outcome value as a CSV cell (true/false, amounts with two decimals, empty for none); the
+    register pricing words its cells with it too, so that both paths write the same text."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -472,7 +491,7 @@ def outcome_cells(outcome: Outcome) -> list[str]:
         reason,
         None if outcome.undetermined else outcome.confidence,
     ]
-    return [_cell(v) for v in values]
+    return [cell_text(v) for v in values]
 
 
 def price_rows(
@@ -577,7 +596,7 @@ def price_register(
             firsts: dict[str, Row] = {}
             for row in rows:
                 summary.read += 1
-                reason = row.problem or _parse(row)
+                reason = row.problem or parse_row(row)
                 if reason is None:
                     reason = _conflict(row, firsts.setdefault(row.patient_id, row))
                 if reason is None:

@@ -5,15 +5,14 @@ as `patientavgift price --proposals` takes it, or a `Scenario` that also changes
 this simulation only: Region Jämtland Härjedalen's practice pending the decision on its proposal
 (written check-ins registered as free care, statement `rjh.practice`), or one ceiling amount tried
 in place of the rule's (a sensitivity test). Every scenario prices the same register through
-`batch.price_register`, so the comparison differs only in the rules: revenue (in all and per
+the register pricing, so the comparison differs only in the rules: revenue (in all and per
 contact mode), patients who reach the high-cost ceiling, average paid per patient, and the
-distribution of what patients pay.
+distribution of what patients pay. The register is read once and priced in memory (`batch.price_table`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,35 +142,32 @@ def _known_sum(column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_null().any()).then(None).otherwise(pl.col(column).sum())
 
 
-def _columns(path: Path) -> list[str]:
-    return list(pl.read_parquet_schema(path))
-
-
 def simulate(book: RuleBook, register: Path, scenarios: Mapping[str, str | Scenario]) -> list[Outcome]:
     """Price `register` once per scenario (name → proposals: none, all or ids separated by commas; or a `Scenario`)."""
+    table = batch.read_table(register)
     results = []
-    with tempfile.TemporaryDirectory(prefix="patientavgift-sim-") as tmp:
-        for n, (name, given) in enumerate(scenarios.items()):
-            scenario = given if isinstance(given, Scenario) else Scenario(given)
-            rules, chosen = prepare(book, scenario)
-            out = Path(tmp) / f"scenario-{n}.parquet"
-            summary, _ = batch.price_register(rules, register, out, chosen, progress=None)
-            priced = pl.read_parquet(out, columns=["patient_id", "fee", *(["mode"] if "mode" in _columns(out) else [])])
-            paid = (
-                priced.group_by("patient_id")
-                .agg(_known_sum("fee").alias("paid"))
-                .sort("patient_id")
-                .to_pandas()
-                .set_index("patient_id")["paid"]
-            )
-            modes = pl.col("mode").cast(pl.String).fill_null("") if "mode" in priced.columns else pl.lit("")
-            by_mode = priced.group_by(modes.alias("mode")).agg(_known_sum("fee").alias("revenue"))
-            revenue_by_mode = {
-                str(m): None if r is None else int(r) for m, r in zip(by_mode["mode"], by_mode["revenue"], strict=True)
-            }
-            results.append(
-                Outcome(name, scenario.proposals, summary, paid, dict(sorted(revenue_by_mode.items())), scenario)
-            )
+    for name, given in scenarios.items():
+        scenario = given if isinstance(given, Scenario) else Scenario(given)
+        rules, chosen = prepare(book, scenario)
+        priced_table, summary = batch.price_table(rules, table, chosen)
+        kept = ["patient_id", "fee", *(["mode"] if "mode" in priced_table.column_names else [])]
+        priced = pl.from_arrow(priced_table.select(kept))
+        assert isinstance(priced, pl.DataFrame)
+        paid = (
+            priced.group_by("patient_id")
+            .agg(_known_sum("fee").alias("paid"))
+            .sort("patient_id")
+            .to_pandas()
+            .set_index("patient_id")["paid"]
+        )
+        modes = pl.col("mode").cast(pl.String).fill_null("") if "mode" in priced.columns else pl.lit("")
+        by_mode = priced.group_by(modes.alias("mode")).agg(_known_sum("fee").alias("revenue"))
+        revenue_by_mode = {
+            str(m): None if r is None else int(r) for m, r in zip(by_mode["mode"], by_mode["revenue"], strict=True)
+        }
+        results.append(
+            Outcome(name, scenario.proposals, summary, paid, dict(sorted(revenue_by_mode.items())), scenario)
+        )
     return results
 
 

@@ -111,11 +111,20 @@ class Visit:
         self.errors: list[str] = []
         self.outside: list[str] = []
         self.page = browser.new_page(viewport={"width": width, "height": 900})
-        self.page.on("console", lambda m: m.type == "error" and self._error(m.text))
+        self.site = site
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self._error(str(e)))
-        self.page.on("request", lambda r: not r.url.startswith(site) and self.outside.append(r.url))
+        self.page.on("request", self._request)
         self.response = self.page.goto(site + path)
         self.page.wait_for_load_state("networkidle")
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self._error(message.text)
+
+    def _request(self, request: Any) -> None:
+        if not request.url.startswith(self.site):
+            self.outside.append(request.url)
 
     def _error(self, text: str) -> None:
         if not any(noise in text for noise in KNOWN_CONSOLE_NOISE):
