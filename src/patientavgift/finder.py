@@ -42,9 +42,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from .batch import EPOCH, boundaries
+from .conditions import All, Any_, Condition, Given, Not, Ref
 from .confidence import SV, Confidence
 from .engine import Outcome, Selection, Visit, no_ceiling, price_contacts
-from .model import FACT_TERMS, FACT_TYPES, OUTCOME_TERMS, Contact, Patient, Region, Service, Term
+from .model import FACT_TERMS, FACT_TYPES, OUTCOME_TERMS, Contact, Mode, Patient, Region, Service, Term
 from .rules import RuleBook, sv_number
 
 DATE_MARK = "{datum}"
@@ -62,6 +63,9 @@ DEFAULTED: tuple[str, ...] = tuple(
 
 ORDER: dict[str, int] = {key: i for i, key in enumerate(["mode", *FACT_TYPES, "age"])}
 """The contract's order of facts: the tie-break when two facts are equally good to ask next."""
+
+NOT_GIVEN = "not_given"
+"""The answer that leaves an optional fact out: rules that test whether it is given then read it as absent."""
 
 LEFT_OUT = {"fee", "ceiling.period-start"}
 """Trace steps about one patient's 12-month period, which the guide does not follow."""
@@ -193,7 +197,7 @@ def contact_of(on: date, facts: Mapping[str, Any]) -> Contact | None:
     data: dict[str, Any] = {"date": on}
     programme: dict[str, Any] = {}
     for key, value in facts.items():
-        if key == "age":
+        if key == "age" or value == NOT_GIVEN:
             continue
         if key.startswith("programme."):
             programme[key.split(".", 1)[1]] = value
@@ -229,6 +233,8 @@ def value_label(value: Any) -> str:
     """An answer in Swedish: ja/nej or the vocabulary's term."""
     if isinstance(value, bool):
         return "ja" if value else "nej"
+    if value == NOT_GIVEN:
+        return "ej angiven"
     if isinstance(value, Band):
         return value.label
     assert isinstance(value, Term)
@@ -236,7 +242,9 @@ def value_label(value: Any) -> str:
 
 
 def parse_answer(key: str, value: str) -> Any:
-    """An answer of the tree as a fact value (an age band for `age`)."""
+    """An answer of the tree as a fact value (an age band for `age`, `NOT_GIVEN` for a fact left out)."""
+    if value == NOT_GIVEN:
+        return NOT_GIVEN
     if key == "age":
         low, _, high = value.partition("-")
         return Band(int(low), int(high) if high else None)
@@ -257,6 +265,8 @@ class Context:
     on: date
     chosen: Selection
     bands: list[Band]
+    optional: list[str] = field(default_factory=list)
+    """Facts a rule tests for being given at all (see `given_facts`)."""
     calls: int = 0
     _seen: dict[tuple[bool, tuple[tuple[str, str], ...]], Outcome | None] = field(default_factory=dict)
 
@@ -279,14 +289,61 @@ class Context:
         outcomes, _ = price_contacts(self.book, patient, [Visit(contact, self.region, self.service)], self.chosen)
         return outcomes[0]
 
-    def answers(self, key: str, facts: Mapping[str, Any]) -> list[Any]:
-        """The values of a fact that agree with the answers so far."""
+    def answers(self, key: str, facts: Mapping[str, Any], optional: bool = False) -> list[Any]:
+        """The values of a fact that agree with the answers so far (and `NOT_GIVEN` for an optional one)."""
         if key == "age":
             return list(self.bands)
-        return [v for v in values_of(key) if contact_of(self.on, {**facts, key: v}) is not None]
+        found = [v for v in values_of(key) if contact_of(self.on, {**facts, key: v}) is not None]
+        return [*found, NOT_GIVEN] if optional else found
+
+    def matters(self, facts: Mapping[str, Any]) -> str | None:
+        """The first optional fact not yet answered whose giving changes the engine's outcome.
+
+        Programme facts are offered only for the patient's work on the platform: offered for every
+        kontaktform they would multiply the tree (a phone call within a programme is left out)."""
+        base = _essence(self.price(facts, explore=True))
+        for key in self.optional:
+            if key in facts or (key.startswith("programme") and facts.get("mode") != Mode.platform):
+                continue
+            for value in self.answers(key, facts):
+                if _essence(self.price({**facts, key: value}, explore=True)) != base:
+                    return key
+        return None
 
     def askable(self, outcome: Outcome, facts: Mapping[str, Any]) -> list[str]:
         return [k for k in outcome.missing if (k in FACT_TYPES or k == "age") and k not in facts]
+
+
+def _essence(outcome: Outcome | None) -> Any:
+    """The fee, qualification, registration, points and open questions of an outcome: an optional
+    fact is asked where giving it changes one of them."""
+    if outcome is None:
+        return None
+    fields = (outcome.fee, outcome.list_fee, outcome.qualified, outcome.registration, outcome.contact_points)
+    return (*fields, outcome.missing, outcome.reasons)
+
+
+def given_facts(book: RuleBook, region: Region) -> list[str]:
+    """The facts that the region's rules (or the common ones) test for being given at all, in the
+    contract's order: leaving such a fact out is an answer of its own."""
+    found: set[str] = set()
+
+    def visit(condition: Condition) -> None:
+        if isinstance(condition, Given):
+            found.add(condition.key)
+        elif isinstance(condition, Not):
+            visit(condition.part)
+        elif isinstance(condition, All | Any_):
+            for part in condition.parts:
+                visit(part)
+        elif isinstance(condition, Ref):
+            visit(book.definitions[condition.name])
+
+    tables = {tid for tid, t in book.tables.items() if t.region in (region, None)}
+    for (table_id, _), condition in book.conditions.items():
+        if table_id in tables:
+            visit(condition)
+    return sorted((k for k in found if k in FACT_TYPES), key=lambda k: ORDER[k])
 
 
 class Tables:
@@ -387,11 +444,12 @@ class Builder:
                 left += len(ctx.askable(after, {**facts, key: value})) if after else 0
             return left, ORDER.get(key, len(ORDER))
 
-        def branch(key: str, facts: dict[str, Any]) -> int:
-            answers = [[value_id(v), node({**facts, key: v})] for v in ctx.answers(key, facts)]
+        def branch(key: str, facts: dict[str, Any], optional: bool = False) -> int:
+            values = ctx.answers(key, facts, optional)
+            answers = [[value_id(v), node({**facts, key: v})] for v in values]
             assert answers, f"no allowed value of {key} agrees with {facts}"
             terms = self.vocabulary.setdefault(key, {"label": FACT_TERMS.get(key, key), "values": {}})
-            for v in ctx.answers(key, facts):
+            for v in values:
                 terms["values"][value_id(v)] = value_label(v)
             return self.tables.node({"q": key, "a": answers})
 
@@ -404,6 +462,11 @@ class Builder:
         def build(facts: dict[str, Any]) -> int:
             if "mode" not in facts:
                 return branch("mode", facts)
+            # Facts that may be left out are asked right after the kontaktform, where giving one changes
+            # what the engine says; further down the tree a fact left out stays out.
+            optional = ctx.matters(facts) if set(facts) <= {"mode", *ctx.optional} else None
+            if optional:
+                return branch(optional, facts, optional=True)
             outcome = ctx.price(facts, explore=True)
             assert outcome is not None
             askable = ctx.askable(outcome, facts)
@@ -498,6 +561,7 @@ def build(book: RuleBook, regions: Sequence[Region] | None = None) -> tuple[dict
         began = time.perf_counter()
         services = list(book.regions[region].services)
         by_service = reads_service(book, region)
+        optional = given_facts(book, region)
         calls = 0
         segs: list[dict[str, Any]] = []
         reached: set[int] = set()
@@ -518,7 +582,7 @@ def build(book: RuleBook, regions: Sequence[Region] | None = None) -> tuple[dict
                 per: dict[str, int] = {}
                 for pid in ["", *chosen_ids]:
                     chosen: Selection = frozenset({pid}) if pid else frozenset()
-                    ctx = Context(book, region, service, on, chosen, bands(book, region, on))
+                    ctx = Context(book, region, service, on, chosen, bands(book, region, on), optional)
                     per[pid] = builder.tree(ctx, templated)
                     calls += ctx.calls
                 roots[service.value] = shared = per
