@@ -1,9 +1,9 @@
 /* Avgiftsguiden: walks the decision tree that the book build wrote into the page (the JSON in
- * #avgiftsguiden-tree). It holds no rules: every question, answer and outcome comes from the tree. */
+ * #ag-tree). It holds no rules: every question, answer and outcome comes from the tree. */
 (function () {
   "use strict";
-  var root = document.getElementById("avgiftsguiden");
-  var source = document.getElementById("avgiftsguiden-tree");
+  var root = document.getElementById("ag-guide");
+  var source = document.getElementById("ag-tree");
   if (!root || !source) return;
   var data = JSON.parse(source.textContent);
   var T = data.terms;
@@ -65,6 +65,8 @@
   form.appendChild(el("div", { "class": "pa-guide-field" }, [el("label", { "for": "ag-date", text: cap(T.date) }), dateInput,
     el("small", { id: "ag-date-help", text: "ÅÅÅÅ-MM-DD, från " + first + " till " + last })]));
   form.appendChild(proposalBox);
+  var restartButton = el("button", { type: "button", id: "ag-restart", text: "Börja om" });
+  form.appendChild(restartButton);
   var questions = el("div", { "class": "pa-guide-questions" });
   var result = el("div", { "class": "pa-guide-outcome", "aria-live": "polite" });
   root.appendChild(form);
@@ -208,6 +210,7 @@
 
   /* ---------------------------------------------------------------- events */
   function restart() { state.answers = {}; state.order = []; }
+  restartButton.addEventListener("click", function () { restart(); render(true); });
   regionSelect.addEventListener("change", function () { state.region = regionSelect.value; restart(); fillServices(); render(); });
   serviceSelect.addEventListener("change", function () { state.service = serviceSelect.value; render(); });
   function onDate() { state.date = dateInput.value; render(); }

@@ -696,7 +696,9 @@ STYLE = """
 .pa-guide-field { margin: 0.6rem 0; }
 .pa-guide-field label { display: block; font-weight: 600; }
 .pa-guide-field small { display: block; }
-.pa-guide select, .pa-guide input { font: inherit; max-width: 100%; padding: 0.25rem; }
+.pa-guide select, .pa-guide input { font: inherit; max-width: 100%; padding: 0.25rem; box-sizing: border-box; }
+.pa-guide select { width: 100%; }
+.pa-guide-field { max-width: 40rem; min-width: 0; }
 .pa-guide-question { border: 1px solid #8a8a8a; border-radius: 4px; padding: 0.5rem 0.75rem; margin: 0.75rem 0; min-width: 0; }
 .pa-guide-question legend { font-weight: 600; font-size: 1.1rem; float: none; width: auto; padding: 0 0.25rem; }
 .pa-guide-answers { display: flex; flex-wrap: wrap; gap: 0.5rem; }
@@ -736,9 +738,9 @@ class Guide:
         script = SCRIPT.read_text(encoding="utf-8")
         return (
             f"<style>{STYLE}</style>\n"
-            f'<div id="avgiftsguiden" class="pa-guide" data-summary="{html.escape(self.summary())}">'
+            f'<div id="ag-guide" class="pa-guide" data-summary="{html.escape(self.summary())}">'
             "<noscript>Avgiftsguiden kräver JavaScript.</noscript></div>\n"
-            f'<script type="application/json" id="avgiftsguiden-tree">{payload}</script>\n'
+            f'<script type="application/json" id="ag-tree">{payload}</script>\n'
             f"<script>\n{script}\n</script>"
         )
 
