@@ -41,7 +41,7 @@
     parts.forEach(function (part, i) {
       if (i % 2 === 0) { span.appendChild(document.createTextNode(part)); return; }
       span.appendChild(document.createTextNode("["));
-      span.appendChild(el("a", { href: data.sources_page + "#statement-" + part.split(".").join("-"), text: part }));
+      span.appendChild(el("a", { href: data.sources_page + "#kalla-" + part, text: part }));
       span.appendChild(document.createTextNode("]"));
     });
     return span;

@@ -41,10 +41,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .batch import EPOCH, boundaries
+from .batch.codes import EPOCH
+from .batch.decisions import boundaries
 from .conditions import All, Any_, Condition, Given, Not, Ref
 from .confidence import SV, Confidence
 from .engine import Outcome, Selection, Visit, no_ceiling, price_contacts
+from .handbook import statement_anchor
 from .model import FACT_TERMS, FACT_TYPES, OUTCOME_TERMS, Contact, Mode, Patient, Region, Service, Term
 from .rules import RuleBook, sv_number
 
@@ -72,8 +74,8 @@ LEFT_OUT = {"fee", "ceiling.period-start"}
 
 
 def anchor(statement_id: str) -> str:
-    """The anchor of a statement in the sources chapter: `statement-<id, dots as dashes>`."""
-    return "statement-" + statement_id.replace(".", "-")
+    """The anchor of a statement in the sources chapter (the one the book's tables link to)."""
+    return statement_anchor(statement_id)
 
 
 def statement_link(statement_id: str) -> str:

@@ -109,9 +109,18 @@ def test_every_region_by_keyboard(site: str, width: int) -> None:  # noqa: F811
         page = browser.new_page(viewport={"width": width, "height": 900})
         errors: list[str] = []
         outside: list[str] = []
+
+        def console(message: Any) -> None:
+            if message.type == "error":
+                errors.append(message.text)
+
+        def request(sent: Any) -> None:
+            if not sent.url.startswith(site):
+                outside.append(sent.url)
+
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-        page.on("request", lambda r: not r.url.startswith(site) and outside.append(r.url))
+        page.on("console", console)
+        page.on("request", request)
         page.goto(site + "book/14-avgiftsguide.html")
         page.wait_for_load_state("networkidle")
         try:
@@ -139,7 +148,7 @@ def test_every_region_by_keyboard(site: str, width: int) -> None:  # noqa: F811
                     if region["id"] == "jamtland-harjedalen":
                         outcome.scroll_into_view_if_needed()
                         page.screenshot(path=str(SHOTS / f"avgiftsguiden-{kind}-{width}.png"), full_page=True)
-            links = page.locator(".pa-guide-outcome a[href^='10-kalltackning.html#statement-']")
+            links = page.locator(".pa-guide-outcome a[href^='10-kalltackning.html#kalla-']")
             assert links.count() > 0
             ceiling = page.locator(".pa-guide-ceiling a[href='07-hogkostnadsskydd.html']")
             assert ceiling.count() == 1
