@@ -148,3 +148,19 @@ def test_one_step_per_contact_cuts_the_fee_issues_the_frikort_and_ends_the_perio
     assert (fee, state.unknown, flags) == (-1, 1, 0)
     assert ceiling_step(state, end + 3, 0, 1450, 0)[::2] == (0, UNKNOWN)
     assert ceiling_step(state, end + 3, 400, 1450, 0)[::2] == (-1, UNKNOWN)
+
+
+def test_an_outcome_tells_what_was_paid_before_it_and_when_its_period_began(book: RuleBook) -> None:
+    # Region Jämtland Härjedalen, 2025: the unit fee is 400 kr (the proposal: the fee for 2025) and the
+    # ceiling 1 450 kr (facts §2.2, derived): 400 + 400 + 400 paid, the fourth visit pays the last 250 kr.
+    from datetime import date
+
+    from patientavgift.engine import Visit, price_contacts
+    from patientavgift.model import Contact, Mode, Patient, Region
+
+    days = [date(2025, 1, 13), date(2025, 2, 10), date(2025, 3, 10), date(2025, 4, 7), date(2025, 5, 5)]
+    visits = [Visit(Contact(date=d, mode=Mode.physical), Region.jamtland_harjedalen, None) for d in days]
+    outcomes, _ = price_contacts(book, Patient(age=50), visits)
+    assert [o.fee for o in outcomes] == [400, 400, 400, 250, 0]
+    assert [o.paid_before for o in outcomes] == [0, 400, 800, 1200, 1450]
+    assert {o.period_start for o in outcomes} == {date(2025, 1, 13)}

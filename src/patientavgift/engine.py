@@ -65,6 +65,9 @@ def _named(keys: Iterable[str]) -> str:
     return ", ".join(f"{key} ({FACT_TERMS.get(key, key)})" for key in sorted(keys))
 
 
+Day = date
+"""A calendar day (a name for `date` inside classes whose fields are called `date`)."""
+
 Selection = Literal["all"] | frozenset[str]
 """Which proposals/alternatives apply: "all" proposals, or a set of proposal ids."""
 
@@ -138,6 +141,12 @@ class Outcome:
     warnings: list[str]
     trace: list[Step]
     ceiling: int | None = None
+    paid_before: int | None = None
+    """Kronor paid towards the ceiling in the running period before this contact (0 when no period
+    runs or the last one ended before it; None when the amount is not known)."""
+    period_start: Day | None = None
+    """First day of the high-cost period this contact belongs to, after it (None when none runs or it
+    is not known)."""
 
     @property
     def confidence(self) -> Confidence:
@@ -696,6 +705,8 @@ def price_contacts(
         )
         fee: int | None = None if paid_fee < 0 else paid_fee
         holds: bool | None = None if flags & UNKNOWN else bool(flags & FRIKORT)
+        paid_before: int | None = None if flags & UNKNOWN else (0 if flags & ENDED or before.start < 0 else before.paid)
+        period_start = None if flags & UNKNOWN or state.start < 0 else date.fromordinal(state.start)
         if flags & ENDED:
             trace.append(
                 _engine_step(
@@ -772,6 +783,8 @@ def price_contacts(
                     f"Det är okänt när den pågående högkostnadsperioden började (period_start saknas). Perioden kan "
                     f"ha tagit slut före {on}, och eftersom taket kan påverka avgiften avgör det vad kontakten kostar."
                 )
+        if open_start is not None and on > open_start:
+            paid_before, period_start = None, None  # (the running period may have ended before this day)
         most_paid = None if most_paid is None or net is None else most_paid + net
 
         # Jämtland Härjedalen's proposal speaks of invoicing the costs of visits to the home region of
@@ -822,6 +835,8 @@ def price_contacts(
                 warnings=d.warnings,
                 trace=trace,
                 ceiling=ceiling.amount if ceiling else None,
+                paid_before=paid_before,
+                period_start=period_start,
             )
         )
     fees = [o.fee for o in outcomes]

@@ -712,6 +712,13 @@ def price(book: RuleBook, case: Case) -> tuple[list[Outcome], Totals]:
     return price_case(book, case)
 
 
+def price_one(book: RuleBook, region: Region | str, contact: Mapping[str, Any], **case: Any) -> Outcome:
+    """The outcome of one contact on its own (no earlier payments in the period); `case` takes the
+    keywords of `make_case` (age, service, proposals …). The chapters' examples use this."""
+    (outcome,), _ = price_case(book, make_case(region, [contact], **case))
+    return outcome
+
+
 def fee_cell(outcome: Outcome, *, list_fee: bool = False) -> str:
     """A fee for a table: the amount with its confidence mark, or 'ej avgjort' with the missing facts.
 
@@ -1421,3 +1428,13 @@ def glance_levels(table: Table) -> list[Confidence]:
             if level != "verified" and str(cell).endswith(f"({SV[level]})"):
                 found.append(level)
     return found
+
+
+def document_statements(book: RuleBook, document_id: str, ids: Iterable[str]) -> Table:
+    """Some statements of one source document, in the document's order, each linked to the sources chapter."""
+    wanted = set(ids)
+    doc = book.documents[document_id]
+    return Table(
+        ["Avsnitt", "Innehåll (i egna ord)", "Id"],
+        [[s.section, s.text, cite_cell(book, [s.id])] for s in doc.statements if s.id in wanted],
+    )
