@@ -118,3 +118,10 @@ def test_check_warns_when_a_review_or_a_source_is_due_but_passes(
     assert "Varning: " in out and "nästa granskning skulle göras senast 2027-12-04" in out
     assert "var giltig till 2027-11-27" in out
     assert out.rstrip().endswith("regeldata och fall är giltiga")
+
+
+def test_an_unreadable_build_date_is_one_swedish_line(capsys: object, monkeypatch: object) -> None:
+    monkeypatch.setenv("PATIENTAVGIFT_TODAY", "igår")  # type: ignore[attr-defined]
+    assert main(["check"]) == 2
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "PATIENTAVGIFT_TODAY: 'igår' är inget datum; skriv ÅÅÅÅ-MM-DD" in err and "Traceback" not in err

@@ -39,7 +39,7 @@ from .ceiling import (
 from .conditions import Tri
 from .confidence import SV, Confidence, of_item, weakest
 from .model import FACT_TERMS, Contact, Mode, Patient, ProgrammeKind, Region, Service
-from .rules import FeeRef, ParamRef, Row, RuleBook, sv_number
+from .rules import Dated, FeeRef, ParamRef, Row, RuleBook, sv_number
 
 # The engine's own steps (the 12-month period, exact partial payment, frikort, fees from other
 # regions, invoicing the home region) and the statements of the source register behind each.
@@ -229,27 +229,27 @@ def _first(
     return found[0], Tri(None, frozenset(missing))
 
 
+def _cited_step(book: RuleBook, rule_id: str, text: str, item: Dated, note: str | None = None) -> Step:
+    """A step resting on a dated item of the rule data: its citation, and its confidence weakened by
+    the statements it cites."""
+    return Step(
+        rule_id,
+        text,
+        book.cite_text(item.cite),
+        confidence=of_item(book, item.confidence, item.cite),
+        note=note or item.note,
+    )
+
+
 def _step(book: RuleBook, row: Row, text: str) -> Step:
     status = {"decided": "", "proposed": " [förslag, ej beslutat]", "alternative": " [alternativ för simulering]"}
-    return Step(
-        row.id,
-        text + status[row.status],
-        book.cite_text(row.cite),
-        confidence=of_item(book, row.confidence, row.cite),
-        note=row.note,
-    )
+    return _cited_step(book, row.id, text + status[row.status], row)
 
 
 def _readings(book: RuleBook, table_id: str, row: Row, on: date) -> list[Step]:
     """The table's readings in force on the day that cover the row, as trace steps."""
     return [
-        Step(
-            reading.id,
-            f"Läsning: {reading.text}",
-            book.cite_text(reading.cite),
-            confidence=of_item(book, reading.confidence, reading.cite),
-            note=reading.note,
-        )
+        _cited_step(book, reading.id, f"Läsning: {reading.text}", reading)
         for reading in book.tables[table_id].readings
         if reading.in_force(on) and (not reading.rows or row.id in reading.rows)
     ]
@@ -297,12 +297,12 @@ def _param_fee(book: RuleBook, param_id: str, on: date, chosen: Selection, d: De
         return
     d.list_fee = int(amount)  # (the loader keeps fee parameters in whole kronor)
     d.trace.append(
-        Step(
+        _cited_step(
+            book,
             param.id,
             f"{param.label}: {sv_number(amount)} kr ({param.period_text(value)})",
-            book.cite_text(value.cite),
-            confidence=of_item(book, value.confidence, value.cite),
-            note=value.note or param.note,
+            value,
+            value.note or param.note,
         )
     )
 
@@ -566,12 +566,8 @@ def exemption(book: RuleBook, region: Region, age: int | None, on: date) -> tupl
             )
             return (
                 True,
-                Step(
-                    ex.id,
-                    f"Avgiftsfritt för patienter {bound}; patienten är {age} år ({ex.period_text()})",
-                    book.cite_text(ex.cite),
-                    confidence=of_item(book, ex.confidence, ex.cite),
-                    note=ex.note,
+                _cited_step(
+                    book, ex.id, f"Avgiftsfritt för patienter {bound}; patienten är {age} år ({ex.period_text()})", ex
                 ),
                 None,
             )

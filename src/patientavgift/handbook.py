@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -1083,58 +1083,37 @@ def changelog(book: RuleBook) -> Table:
     def add(day: date, what: str, status: str, level: Confidence, cite: Iterable[str]) -> None:
         events.append((day, reader_text(what), status, SV[level], cite_cell(book, cite)))
 
+    def add_item(day: date, what: str, item: Any, status: str | None = None) -> None:
+        """A dated item of the rule data: its status (a proposal by name) and confidence."""
+        if status is None:
+            status = STATUS_SV[item.status] + (f": {proposal_name(book, item.proposal)}" if item.proposal else "")
+        add(day, what, status, of_item(book, item.confidence, item.cite), item.cite)
+
     for table in book.tables.values():
         for param in table.parameters:
             unit = " kr" if param.unit == "kr" else " kontaktpoäng"
             for value in param.values:
-                level = of_item(book, value.confidence, value.cite)
-                status = STATUS_SV[value.status] + (
-                    f": {proposal_name(book, value.proposal)}" if value.proposal else ""
-                )
-                add(value.valid_from, f"{param.label}: {sv_number(value.amount)}{unit}", status, level, value.cite)
+                add_item(value.valid_from, f"{param.label}: {sv_number(value.amount)}{unit}", value)
         for row in table.rows:
-            level = of_item(book, row.confidence, row.cite)
-            status = STATUS_SV[row.status] + (f": {proposal_name(book, row.proposal)}" if row.proposal else "")
-            add(row.valid_from, f"Regeln börjar gälla: {row.label or row.id} ({table.title})", status, level, row.cite)
+            name = f"{row.label or row.id} ({table.title})"
+            add_item(row.valid_from, f"Regeln börjar gälla: {name}", row)
             if row.valid_to is not None:
-                end = date.fromordinal(row.valid_to.toordinal() + 1)
-                add(
-                    end,
-                    f"Regeln upphör efter {row.valid_to}: {row.label or row.id} ({table.title})",
-                    status,
-                    level,
-                    row.cite,
-                )
+                add_item(row.valid_to + timedelta(days=1), f"Regeln upphör efter {row.valid_to}: {name}", row)
         for reading in table.readings:
-            add(reading.valid_from, f"Läsning: {reading.text}", "läsning", reading.confidence, reading.cite)
+            add_item(reading.valid_from, f"Läsning: {reading.text}", reading, "läsning")
     for region in book.regions.values():
         for ex in region.exemptions:
-            add(
-                ex.valid_from,
-                f"{region.title}: {ex.text or ex.id}",
-                STATUS_SV[ex.status],
-                of_item(book, ex.confidence, ex.cite),
-                ex.cite,
-            )
+            add_item(ex.valid_from, f"{region.title}: {ex.text or ex.id}", ex)
     if book.national is not None:
         for ex in book.national.exemptions:
-            add(
-                ex.valid_from,
-                f"Hela landet: {ex.text or ex.id}",
-                STATUS_SV[ex.status],
-                of_item(book, ex.confidence, ex.cite),
-                ex.cite,
-            )
+            add_item(ex.valid_from, f"Hela landet: {ex.text or ex.id}", ex)
         for own in book.national.ceiling.regional:
-            add(
-                own.valid_from,
-                f"{own.region.label}: eget högkostnadstak {sv_number(own.amount)} kr",
-                STATUS_SV[own.status],
-                of_item(book, own.confidence, own.cite),
-                own.cite,
-            )
+            add_item(own.valid_from, f"{own.region.label}: eget högkostnadstak {sv_number(own.amount)} kr", own)
+        # The formula's amount: asked of a region that has no ceiling of its own in the data.
+        with_own = {own.region for own in book.national.ceiling.regional}
+        plain = next(r for r in Region if r not in with_own)
         for pbb in book.national.ceiling.prisbasbelopp:
-            ceiling = book.ceiling(Region.skane, date(pbb.year, 12, 31))
+            ceiling = book.ceiling(plain, date(pbb.year, 12, 31))
             if ceiling is not None:
                 add(
                     date(pbb.year, 1, 1),

@@ -962,7 +962,8 @@ def _load_table(
                 path,
                 data,
                 ("rows", ri),
-                f"row '{row.id}' is trace_only and must not conclude anything (fee, qualified, registration, category)",
+                f"raden '{row.id}' har trace_only och får inte avgöra något; ta bort fee, qualified, registration "
+                "och category, eller ta bort trace_only",
             )
         if not any(outcome) and not row.trace_only:
             out.add(
@@ -1031,4 +1032,18 @@ def build_date() -> date:
     """The day the book and `check` judge review dates by: $PATIENTAVGIFT_TODAY (YYYY-MM-DD) when set,
     so that a build can be repeated as of a given day, else today."""
     given = os.environ.get("PATIENTAVGIFT_TODAY")
-    return date.fromisoformat(given) if given else date.today()
+    if not given:
+        return date.today()
+    try:
+        return date.fromisoformat(given)
+    except ValueError:
+        raise RuleDataError(
+            [
+                Problem(
+                    "PATIENTAVGIFT_TODAY",
+                    None,
+                    "",
+                    f"'{given}' är inget datum; skriv ÅÅÅÅ-MM-DD eller ta bort variabeln",
+                )
+            ]
+        ) from None
