@@ -769,7 +769,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"tree: {len(text.encode())} bytes, {len(data['nodes'])} nodes, {len(data['outcomes'])} outcomes, ", end="")
     print(f"{time.perf_counter() - began:.1f} s")
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
+        from .outputs import atomic
+
+        with atomic([args.out]) as (part,):
+            part.write_text(text, encoding="utf-8")
     return 0
 
 
