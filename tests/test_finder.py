@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from patientavgift import finder
 from patientavgift.cases import case_files, read_case_file
 from patientavgift.engine import Visit, price_contacts
-from patientavgift.model import Case, Mode, Patient, Region
+from patientavgift.model import Case, Patient, Region
 from patientavgift.register import REGION_IDS, SERVICE_IDS
 from patientavgift.rules import RuleBook, load_rules
 
@@ -144,6 +144,24 @@ def test_a_written_contact_in_jamtland_harjedalen_and_its_proposal() -> None:
     assert sorted(data["proposals"]) == sorted(load_rules().proposals)
 
 
+def test_a_programme_visit_by_phone_in_skane() -> None:
+    """Region Skåne's fee for internet-based treatment (200 kr at the first booked visit, when all
+    four basic requirements hold) is reached for a visit by phone, not only for work on the platform;
+    without a programme event the same call is an ordinary distance contact."""
+    answers = {"mode": "phone", "programme_event": "first_visit", "booked": "true", "via_proxy": "false"}
+    answers |= {f"programme.{k}": "true" for k in ("ordered_by_licensed", "approved_by_region")}
+    answers |= {f"programme.{k}": "true" for k in ("therapist_support", "login_1177")}
+    answers |= {"changed_character": "false", "realtime": "true", "medical_assessment": "true", "age": "20-84"}
+    data = tree()
+    asked, now = finder.walk(data, "skane", "specialist_care", date(2026, 3, 15), answers)
+    assert now is not None and (now["fee"], now["qualified"], now["confidence"]) == (200, True, "antagen")
+    assert "programme_event" in asked and set(asked) <= set(answers)
+    answers["programme.login_1177"] = "false"
+    asked, ordinary = finder.walk(data, "skane", "specialist_care", date(2026, 3, 15), answers)
+    assert ordinary is None or ordinary["fee"] != 200
+    assert "programme.login_1177" in asked
+
+
 def test_citations_link_to_statements(book: RuleBook) -> None:
     data = tree()
     ids = {sid for step in data["steps"] for sid in step[1][1::2]}
@@ -171,8 +189,6 @@ def _single_contact_cases() -> list[Case]:
                 continue
             if case.proposals == "all" or (isinstance(case.proposals, list) and len(case.proposals) > 1):
                 continue
-            if contact.mode != Mode.platform and (contact.programme or contact.programme_event):
-                continue  # the guide offers programme facts only for the patient's work on the platform
             found.append(case)
     return found
 

@@ -54,6 +54,15 @@ class Condition:
         """Every fact key the condition reads."""
         raise NotImplementedError
 
+    def partial(self, known: Mapping[str, Any], defs: Mapping[str, Condition]) -> Condition | bool:
+        """The condition with the known facts put in: True, False, or what is still open.
+
+        A known value None is a fact left out for good. Evaluating what is still open on further
+        facts gives the same answer, and names the same missing facts, as evaluating the whole
+        condition on the known and the further facts together; so two sets of answers whose open
+        conditions are equal lead the rules the same way whatever is answered next."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Equals(Condition):
@@ -73,6 +82,31 @@ class Equals(Condition):
     def facts(self, defs: Mapping[str, Condition]) -> set[str]:
         return {self.key}
 
+    def partial(self, known: Mapping[str, Any], defs: Mapping[str, Condition]) -> Condition | bool:
+        if self.key not in known:
+            return self
+        value = known[self.key]
+        return LeftOut(self.key) if value is None else value in self.values
+
+
+@dataclass(frozen=True)
+class LeftOut(Condition):
+    """A test of a fact that was left out for good: unknown, whatever else is answered."""
+
+    key: str
+
+    def evaluate(self, facts: Lookup, defs: Mapping[str, Condition]) -> Tri:
+        return Tri(None, frozenset({self.key}))
+
+    def swedish(self, defs: Mapping[str, Condition]) -> str:
+        return f"{FACT_TERMS.get(self.key, self.key)} (ej angiven)"
+
+    def facts(self, defs: Mapping[str, Condition]) -> set[str]:
+        return {self.key}
+
+    def partial(self, known: Mapping[str, Any], defs: Mapping[str, Condition]) -> Condition | bool:
+        return self
+
 
 @dataclass(frozen=True)
 class Given(Condition):
@@ -88,6 +122,13 @@ class Given(Condition):
     def facts(self, defs: Mapping[str, Condition]) -> set[str]:
         return {self.key}
 
+    def partial(self, known: Mapping[str, Any], defs: Mapping[str, Condition]) -> Condition | bool:
+        if self.key in known:
+            return known[self.key] is not None
+        if self.key == "programme" and any(k.startswith("programme.") and v is not None for k, v in known.items()):
+            return True
+        return self
+
 
 @dataclass(frozen=True)
 class Not(Condition):
@@ -102,6 +143,10 @@ class Not(Condition):
 
     def facts(self, defs: Mapping[str, Condition]) -> set[str]:
         return self.part.facts(defs)
+
+    def partial(self, known: Mapping[str, Any], defs: Mapping[str, Condition]) -> Condition | bool:
+        part = self.part.partial(known, defs)
+        return (not part) if isinstance(part, bool) else Not(part)
 
 
 @dataclass(frozen=True)
@@ -127,6 +172,9 @@ class All(Condition):
     def facts(self, defs: Mapping[str, Condition]) -> set[str]:
         return set().union(*(p.facts(defs) for p in self.parts)) if self.parts else set()
 
+    def partial(self, known: Mapping[str, Any], defs: Mapping[str, Condition]) -> Condition | bool:
+        return _joined(All, self.parts, known, defs, decisive=False)
+
 
 @dataclass(frozen=True)
 class Any_(Condition):
@@ -148,6 +196,30 @@ class Any_(Condition):
     def facts(self, defs: Mapping[str, Condition]) -> set[str]:
         return set().union(*(p.facts(defs) for p in self.parts)) if self.parts else set()
 
+    def partial(self, known: Mapping[str, Any], defs: Mapping[str, Condition]) -> Condition | bool:
+        return _joined(Any_, self.parts, known, defs, decisive=True)
+
+
+def _joined(
+    kind: type[All] | type[Any_],
+    parts: tuple[Condition, ...],
+    known: Mapping[str, Any],
+    defs: Mapping[str, Condition],
+    decisive: bool,
+) -> Condition | bool:
+    """`all` or `any` with the known facts put in: a part with the decisive value decides the
+    whole, a part with the other value drops out, one open part stands alone."""
+    still: list[Condition] = []
+    for part in parts:
+        found = part.partial(known, defs)
+        if found is decisive:
+            return decisive
+        if not isinstance(found, bool):
+            still.append(found)
+    if not still:
+        return not decisive
+    return still[0] if len(still) == 1 else kind(tuple(still))
+
 
 @dataclass(frozen=True)
 class Ref(Condition):
@@ -161,6 +233,9 @@ class Ref(Condition):
 
     def facts(self, defs: Mapping[str, Condition]) -> set[str]:
         return defs[self.name].facts(defs)
+
+    def partial(self, known: Mapping[str, Any], defs: Mapping[str, Condition]) -> Condition | bool:
+        return defs[self.name].partial(known, defs)
 
 
 def _sv_value(value: Any) -> str:

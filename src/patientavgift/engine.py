@@ -187,7 +187,8 @@ def _facts(
     return lookup
 
 
-def _in_force(row: Row, on: date, chosen: Selection) -> bool:
+def in_force(row: Row, on: date, chosen: Selection) -> bool:
+    """Whether a row applies on a day under the chosen proposals (decided rows always do)."""
     if not row.in_force(on):
         return False
     if row.status == "decided":
@@ -208,7 +209,7 @@ def _first(
     found: tuple[Row, Tri] | None = None
     missing: set[str] = set()
     for row in book.rows(table_id):
-        if not _in_force(row, on, chosen):
+        if not in_force(row, on, chosen):
             continue
         result = book.when(table_id, row).evaluate(facts, book.definitions)
         if result.value is False:
@@ -280,7 +281,7 @@ def _category(
 def param_amount(book: RuleBook, param_id: str, on: date, chosen: Selection) -> tuple[int | Decimal | None, Any]:
     """The amount of a parameter on a day (a selected proposal value wins over the decided one)."""
     param = book.parameters[param_id]
-    candidates = [v for v in param.values if param.holds(v, on) and _in_force(v, on, chosen)]  # type: ignore[arg-type]
+    candidates = [v for v in param.values if param.holds(v, on) and in_force(v, on, chosen)]  # type: ignore[arg-type]
     candidates.sort(key=lambda v: v.status == "decided")
     if not candidates:
         return None, param
@@ -412,7 +413,7 @@ def decide(
         return d
     table_id = book.contacts_table[region]
     rows = book.rows(table_id)
-    if not any(_in_force(r, on, chosen) for r in rows):
+    if not any(in_force(r, on, chosen) for r in rows):
         periods = sorted({r.period_text() for r in rows if r.status == "decided"})
         d.reasons.append(f"Inga regler för {region.label} gäller den {on}; reglerna gäller {', '.join(periods)}.")
         return d

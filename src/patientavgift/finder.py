@@ -14,6 +14,13 @@ and the fee after exemption is priced by `price_contacts` for one contact with a
 age of the band and nothing paid before. Identical subtrees and outcomes are stored once
 (hashed into tables), so the whole tree is small enough for a phone.
 
+Many paths reach the same rule state by different answers (a phone call in a programme whose
+requirement fails is priced by the ordinary rules, as is one outside any programme). Below the
+questions asked right after the kontaktform, a subtree is therefore built once per state
+(`Context.alike`: every condition of the rules with the answers put in, plus what the engine reads
+outside the conditions) and shared across the region's care services on the same day; building
+it again would ask the engine the same questions and get the same answers.
+
 Dates inside the outcome texts (the rules say "den 2026-03-15") are written as ``{datum}`` and
 filled in with the reader's date by the page. The per-patient ceiling steps of the trace (the start
 of a 12-month period, the ceiling with nothing paid) are left out of each leaf; the page shows the
@@ -45,9 +52,9 @@ from .batch.codes import EPOCH
 from .batch.decisions import boundaries
 from .conditions import All, Any_, Condition, Given, Not, Ref
 from .confidence import SV, Confidence
-from .engine import Outcome, Selection, Visit, no_ceiling, price_contacts
+from .engine import Outcome, Selection, Visit, in_force, no_ceiling, price_contacts
 from .handbook import statement_anchor
-from .model import FACT_TERMS, FACT_TYPES, OUTCOME_TERMS, Contact, Mode, Patient, Region, Service, Term
+from .model import FACT_TERMS, FACT_TYPES, OUTCOME_TERMS, Contact, Patient, Region, Service, Term
 from .rules import RuleBook, sv_number
 
 DATE_MARK = "{datum}"
@@ -65,6 +72,9 @@ DEFAULTED: tuple[str, ...] = tuple(
 
 ORDER: dict[str, int] = {key: i for i, key in enumerate(["mode", *FACT_TYPES, "age"])}
 """The contract's order of facts: the tie-break when two facts are equally good to ask next."""
+
+CONTRADICTING = ("realtime", "programme_event", "changed_character", "booked")
+"""Facts that `model.contradictions` can find at odds with an answer already given."""
 
 NOT_GIVEN = "not_given"
 """The answer that leaves an optional fact out: rules that test whether it is given then read it as absent."""
@@ -270,10 +280,12 @@ class Context:
     optional: list[str] = field(default_factory=list)
     """Facts a rule tests for being given at all (see `given_facts`)."""
     calls: int = 0
+    _opens: dict[tuple[tuple[str, str], ...], tuple[Condition | bool, ...]] = field(default_factory=dict)
     _seen: dict[tuple[bool, tuple[tuple[str, str], ...]], Outcome | None] = field(default_factory=dict)
 
     def price(self, facts: Mapping[str, Any], explore: bool) -> Outcome | None:
-        """The engine's outcome for the answers so far (remembered: the builder asks again while it looks ahead)."""
+        """The engine's outcome for the answers so far (remembered: the builder asks again while it
+        looks ahead)."""
         key = (explore, tuple(sorted((k, value_id(v)) for k, v in facts.items())))
         if key not in self._seen:
             self._seen[key] = self._price(facts, explore)
@@ -299,13 +311,10 @@ class Context:
         return [*found, NOT_GIVEN] if optional else found
 
     def matters(self, facts: Mapping[str, Any]) -> str | None:
-        """The first optional fact not yet answered whose giving changes the engine's outcome.
-
-        Programme facts are offered only for the patient's work on the platform: offered for every
-        kontaktform they would multiply the tree (a phone call within a programme is left out)."""
+        """The first optional fact not yet answered whose giving changes the engine's outcome."""
         base = _essence(self.price(facts, explore=True))
         for key in self.optional:
-            if key in facts or (key.startswith("programme") and facts.get("mode") != Mode.platform):
+            if key in facts:
                 continue
             for value in self.answers(key, facts):
                 if _essence(self.price({**facts, key: value}, explore=True)) != base:
@@ -314,6 +323,61 @@ class Context:
 
     def askable(self, outcome: Outcome, facts: Mapping[str, Any]) -> list[str]:
         return [k for k in outcome.missing if (k in FACT_TYPES or k == "age") and k not in facts]
+
+    def state(self, facts: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What the engine's outcome for some answers depends on: every condition of the rules with
+        the answers put in (`Condition.partial`), and the facts the engine reads besides the
+        conditions (the kontaktform, whether the contact belongs to a programme, the age band)."""
+        known = {k: None if v == NOT_GIVEN else v for k, v in facts.items() if k != "age"}
+        programme = any(k.startswith("programme.") and v is not None for k, v in known.items())
+        read = (known.get("mode"), programme, known.get("programme_event") is not None, value_id(facts.get("age")))
+        return (*read, *self._open(known))
+
+    def _open(self, known: Mapping[str, Any]) -> tuple[Condition | bool, ...]:
+        """The conditions of the rules in force with the known facts put in, each answer put into
+        what the answers before it left open (the same as putting them in all at once)."""
+        key = tuple(sorted((k, value_id(v)) for k, v in known.items()))
+        if key not in self._opens:
+            if not known:
+                where = {"region": self.region, "service": self.service}
+                found = tuple(c.partial(where, self.book.definitions) for c in self._conditions())
+            else:
+                *before, (last, value) = known.items()
+                found = tuple(
+                    c if isinstance(c, bool) else c.partial({last: value}, self.book.definitions)
+                    for c in self._open(dict(before))
+                )
+            self._opens[key] = found
+        return self._opens[key]
+
+    def _conditions(self) -> list[Condition]:
+        """Every condition of the region's (and the common) rule tables that applies on the day."""
+        tables = {tid for tid, t in self.book.tables.items() if t.region in (self.region, None)}
+        idle = {
+            (tid, f"{row.id}@{row.valid_from}")
+            for tid in tables
+            for row in self.book.tables[tid].rows
+            if not in_force(row, self.on, self.chosen)
+        }
+        return [
+            c
+            for (tid, key), c in sorted(self.book.conditions.items())
+            if tid in tables and (tid, key.partition("#")[0]) not in idle
+        ]
+
+    def alike(self, facts: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What the rest of the tree below some answers depends on: the state of the rules (`state`)
+        and the answers still allowed beside these. Two sets of answers that agree on it get the
+        same subtree, so it is built once (asked only below the kontaktform and the facts that may
+        be left out, where the tree's shape depends on more than the rules' state)."""
+        forbidden = frozenset(
+            (key, value_id(v))
+            for key in CONTRADICTING
+            if key not in facts
+            for v in values_of(key)
+            if contact_of(self.on, {**facts, key: v}) is None
+        )
+        return (forbidden, self.state(facts))
 
 
 def _essence(outcome: Outcome | None) -> Any:
@@ -419,6 +483,8 @@ class Builder:
     book: RuleBook
     tables: Tables = field(default_factory=Tables)
     vocabulary: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alike: dict[tuple[Any, ...], dict[tuple[Any, ...], int]] = field(default_factory=dict)
+    """Subtrees by what they depend on (`Context.alike`), per region, day, selection and templating."""
 
     def ceiling_rules(self) -> set[str]:
         assert self.book.national is not None
@@ -426,6 +492,8 @@ class Builder:
 
     def tree(self, ctx: Context, templated: bool) -> int:
         memo: dict[tuple[tuple[str, str], ...], int] = {}
+        # (shared by the care services: a subtree depends on the service only through the conditions)
+        alike = self.alike.setdefault((ctx.region, ctx.on, ctx.chosen, templated), {})
         mark = ctx.on if templated else None
         ceiling_rules = self.ceiling_rules()
 
@@ -455,10 +523,19 @@ class Builder:
                 terms["values"][value_id(v)] = value_label(v)
             return self.tables.node({"q": key, "a": answers})
 
+        def early(facts: Mapping[str, Any]) -> bool:
+            return set(facts) <= {"mode", *ctx.optional}
+
         def node(facts: dict[str, Any]) -> int:
             key = tuple(sorted((k, value_id(v)) for k, v in facts.items()))
             if key not in memo:
-                memo[key] = build(facts)
+                same = None if early(facts) else ctx.alike(facts)
+                if same is not None and same in alike:
+                    memo[key] = alike[same]
+                else:
+                    memo[key] = build(facts)
+                    if same is not None:
+                        alike[same] = memo[key]
             return memo[key]
 
         def build(facts: dict[str, Any]) -> int:
@@ -466,7 +543,7 @@ class Builder:
                 return branch("mode", facts)
             # Facts that may be left out are asked right after the kontaktform, where giving one changes
             # what the engine says; further down the tree a fact left out stays out.
-            optional = ctx.matters(facts) if set(facts) <= {"mode", *ctx.optional} else None
+            optional = ctx.matters(facts) if early(facts) else None
             if optional:
                 return branch(optional, facts, optional=True)
             outcome = ctx.price(facts, explore=True)
@@ -477,6 +554,8 @@ class Builder:
             others = [k for k in askable if k != "age"]
             if not others:
                 return branch("age", facts)
+            if len(others) == 1:
+                return branch(others[0], facts)
             return branch(min(others, key=lambda k: score(k, facts)), facts)
 
         return node({})
