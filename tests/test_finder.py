@@ -107,6 +107,9 @@ def test_questions_and_answers_are_the_vocabulary_in_swedish() -> None:
     assert facts["mode"]["label"] == "kontaktform"
     assert facts["mode"]["values"]["written"] == "skriftlig digital kontakt (chatt, meddelande i plattform; ej brev)"
     assert facts["booked"] == {"label": "bokad / överenskommen tid i förväg", "values": {"true": "ja", "false": "nej"}}
+    assert facts["programme_event"]["values"][finder.NOT_GIVEN] == (
+        "ingen – kontakten hör inte till ett program i stöd- och behandlingsplattformen"
+    )
     assert facts["age"]["values"] == {
         "0-17": "under 18 år",
         "0-19": "under 20 år",

@@ -241,12 +241,16 @@ def value_id(value: Any) -> str:
     return str(value.value if isinstance(value, Term) else value)
 
 
-def value_label(value: Any) -> str:
+LEFT_OUT_LABELS = {"programme_event": "ingen – kontakten hör inte till ett program i stöd- och behandlingsplattformen"}
+"""What leaving a fact out means, where "ej angiven" would leave the reader guessing."""
+
+
+def value_label(value: Any, key: str = "") -> str:
     """An answer in Swedish: ja/nej or the vocabulary's term."""
     if isinstance(value, bool):
         return "ja" if value else "nej"
     if value == NOT_GIVEN:
-        return "ej angiven"
+        return LEFT_OUT_LABELS.get(key, "ej angiven")
     if isinstance(value, Band):
         return value.label
     assert isinstance(value, Term)
@@ -520,7 +524,7 @@ class Builder:
             assert answers, f"no allowed value of {key} agrees with {facts}"
             terms = self.vocabulary.setdefault(key, {"label": FACT_TERMS.get(key, key), "values": {}})
             for v in values:
-                terms["values"][value_id(v)] = value_label(v)
+                terms["values"][value_id(v)] = value_label(v, key)
             return self.tables.node({"q": key, "a": answers})
 
         def early(facts: Mapping[str, Any]) -> bool:
