@@ -231,9 +231,9 @@ def test_a_csv_register_kept_on_disk_between_the_passes_is_written_the_same(
     streams: list[str] = []
     new_stream = ipc.new_stream
 
-    def stream(path: Path, schema: pa.Schema) -> ipc.RecordBatchStreamWriter:
+    def stream(path: Path, schema: pa.Schema, **options: Any) -> ipc.RecordBatchStreamWriter:
         streams.append(path.name)
-        return new_stream(path, schema)
+        return new_stream(path, schema, **options)
 
     monkeypatch.setattr(ipc, "new_stream", stream)
     written: dict[str, bytes] = {}
