@@ -11,11 +11,13 @@ and with the register split into buckets of patients.
 from __future__ import annotations
 
 import csv
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
@@ -202,3 +204,48 @@ def test_a_table_in_memory_is_priced_as_the_file(tmp_path: Path) -> None:
     assert priced.equals(pq.read_table(tmp_path / "fast.parquet"))
     with pytest.raises(ValueError, match="unknown proposal id"):
         batch.price_table(BOOK, table, "no-such-proposal")
+
+
+@pytest.mark.parametrize("ragged", [False, True])
+def test_a_csv_register_kept_on_disk_between_the_passes_is_written_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ragged: bool
+) -> None:
+    """A CSV register is parsed once; its batches are kept for the output in memory, or in the spill
+    folder when the register is long. Both give the same bytes, also with cells a spreadsheet would
+    run, line breaks in cells, rejected rows, a row with too many fields and output written in
+    several parts; the spill folder is removed afterwards."""
+    table = synthetic.region_year(next(iter(synthetic.MIXES)), 2025, 60, seed=5)
+    rows = [[str(v) if v is not None else "" for v in r.values()] + ["note"] for r in table.to_pylist()]
+    header = [*table.column_names, "note"]
+    for i, cell in enumerate(["=1+1", "-2", "@x", "a,\nb", 'q"x', "\tt", "line\r\nbreak", ""]):
+        rows[7 * i + 1][-1] = cell
+    rows[5][0] = "+" + rows[5][0]  # (a text column the rules read, as a dictionary)
+    rows[3][0] = ""  # (no patient id: rejected)
+    source = tmp_path / "register.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows[:20] + ([[*rows[20], "extra"]] if ragged else []) + rows[20:])
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    streams: list[str] = []
+    new_stream = ipc.new_stream
+
+    def stream(path: Path, schema: pa.Schema, **options: Any) -> ipc.RecordBatchStreamWriter:
+        streams.append(path.name)
+        return new_stream(path, schema, **options)
+
+    monkeypatch.setattr(ipc, "new_stream", stream)
+    written: dict[str, bytes] = {}
+    for kept in (10**9, 0):  # (in memory, then on disk)
+        monkeypatch.setattr(batch.files, "KEPT_ROWS", kept)
+        monkeypatch.setattr(batch.files, "WRITE_ROWS", 50)
+        for suffix in (".csv", ".parquet"):
+            out = tmp_path / f"out-{kept}{suffix}"
+            summary, _ = batch.price_register(BOOK, source, out, selection("none"), progress=None)
+            assert summary.rejected == 1 + ragged
+            got = out.read_bytes() + out.with_name(f"{out.stem}.rejects.csv").read_bytes()
+            assert written.setdefault(suffix, got) == got
+    assert b"'=1+1" in written[".csv"] and b'"a,\nb"' in written[".csv"] and b"'+" in written[".csv"]
+    assert streams == ["register.arrows"] * 2  # (on disk, for each output)
+    assert list((tmp_path / "tmp").iterdir()) == []  # (the spill folder is gone)

@@ -7,21 +7,22 @@ line. Outputs are written to temporary files, locked and renamed into place when
 succeeded (`outputs.atomic`); a long register's buckets of patients are spilled to a temporary
 folder (`outputs.spill_folder`). Every input column is copied unchanged: Parquet to Parquet copies
 the input's column chunks byte for byte and encodes only the outcome columns (see `splice`), the
-ones the rules decide alone while the ceiling is applied; otherwise the register is read a second
-time and written in full (CSV cells neutralised, `register.neutral`).
+ones the rules decide alone while the ceiling is applied. A CSV register is parsed once: the
+batches of the rules pass are kept (in memory, or in the spill folder when long) and written in full
+from there (CSV cells neutralised, `register.neutral`); a Parquet register that cannot be copied is
+read a second time.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import math
 import resource
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -70,6 +72,10 @@ from .outcomes import OUTCOME_SCHEMA, Decisions, Outcomes, conflict_text
 
 PROGRESS_ROWS = 200_000
 """Runs on registers at least this long show a progress bar on stderr."""
+KEPT_ROWS = 2 * BATCH_ROWS
+"""A CSV register of up to about this many rows is kept in memory between the passes, a longer one on disk."""
+WRITE_ROWS = BATCH_ROWS
+"""Rows of CSV output written by one call to polars (fewer, larger writes are much cheaper)."""
 
 
 class _Ragged(Exception):
@@ -171,7 +177,9 @@ def _batches(
         ragged.append(str(row.text))  # noted, and the whole read starts over with the exact reader
         return "skip"
 
-    types = {c: pa.string() if plain else pa.dictionary(pa.int32(), pa.string()) for c in wanted}
+    # (columns the rules do not read are kept as plain texts: no need to find their distinct cells)
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    types = {c: pa.string() if plain or c not in KNOWN_COLUMNS else dictionary for c in wanted}
     try:
         reader = pa_csv.open_csv(
             path,
@@ -226,6 +234,8 @@ def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator
     """The register read with Python's CSV reader; each batch also has the problem of each row
     (`PROBLEM`) and the line where it begins in the file (`LINE`)."""
     positions = {c: header.index(c) for c in wanted}
+    # (the same types in every batch, so that the batches can be kept in one file)
+    schema = pa.schema([*(pa.field(c, pa.string()) for c in wanted), (PROBLEM, pa.string()), (LINE, pa.int64())])
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
@@ -244,7 +254,7 @@ def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator
                 }
                 data[PROBLEM] = [field_count_problem(f, header) for f in rows]
                 data[LINE] = lines
-                yield pa.RecordBatch.from_pydict(data)
+                yield pa.RecordBatch.from_pydict(data, schema=schema)
     except UnicodeDecodeError:
         raise encoding_error(path) from None
 
@@ -300,12 +310,15 @@ def price_register(
     with atomic([out, rejects]) as (out_part, rejects_part):
         try:
             with spill_folder() as spill:
+                # (a long register's batches are kept in the spill folder, a short one's in memory)
+                parsed = _Parsed(not parquet, spill if estimate > KEPT_ROWS else None)
 
                 def price_pass(exact: bool) -> Priced:
                     known = [c for c in header if c in KNOWN_COLUMNS]
-                    reads = _reads(register, header, known if not exact else None, exact)
+                    # (a CSV register is read in full once: its batches are kept for the output)
+                    reads = _reads(register, header, known if parquet and not exact else None, exact)
                     # (closed at once on an error, so that no reader thread outlives the run)
-                    with closing(_read_ahead(reads, load_compiled)) as batches:
+                    with closing(_read_ahead(reads, load_compiled)) as read, closing(parsed.keeping(read)) as batches:
                         return price_batches(
                             book, chosen, batches, header, source=str(register), total=total, buckets=buckets,
                             spill=spill, progress=bars, meanwhile=ahead.start,
@@ -317,12 +330,12 @@ def price_register(
                 except _Ragged:  # (a CSV row with the wrong number of fields: read again, row by row)
                     exact = True
                     priced = price_pass(exact)
-            summary = priced.summary
-            bar = bars("writing", summary.read)
-            steps = {"read and rules": priced.scanning - began, "ceiling": time.perf_counter() - priced.scanning}
-            writing = time.perf_counter()
-            _write(register, header, out_part, rejects_part, exact, priced, bar, ahead)
-            steps["write"] = time.perf_counter() - writing
+                summary = priced.summary
+                bar = bars("writing", summary.read)
+                steps = {"read and rules": priced.scanning - began, "ceiling": time.perf_counter() - priced.scanning}
+                writing = time.perf_counter()
+                _write(register, header, out_part, rejects_part, exact, priced, bar, ahead, parsed)
+                steps["write"] = time.perf_counter() - writing
         finally:
             ahead.stop()
             if bar is not None:
@@ -419,6 +432,46 @@ class _Ahead:
         self.encoded.clear()
 
 
+class _Parsed:
+    """A CSV register's batches as the rules pass read them, every column, kept for the write pass
+    so that the register is parsed once: in memory (about 100 bytes a row, as dictionaries), or in
+    an Arrow stream file in `folder` when the register is long."""
+
+    def __init__(self, wanted: bool, folder: Path | None) -> None:
+        self.wanted = wanted
+        self.held: deque[pa.RecordBatch] = deque()
+        self.path = folder / "register.arrows" if folder is not None else None
+
+    def keeping(self, batches: Iterable[pa.RecordBatch]) -> Generator[pa.RecordBatch]:
+        """The batches, each kept as it passes if `wanted` (a pass that starts over replaces what the
+        last one kept)."""
+        self.held.clear()
+        writer = None
+        try:
+            for batch in batches:
+                if not self.wanted:
+                    pass
+                elif self.path is None:
+                    self.held.append(batch)
+                else:
+                    # (compressed: the dictionaries' indices shrink about eightfold, for little time)
+                    options = ipc.IpcWriteOptions(compression="lz4")
+                    writer = writer or ipc.new_stream(self.path, batch.schema, options=options)
+                    writer.write_batch(batch)
+                yield batch
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def batches(self) -> Generator[pa.RecordBatch]:
+        """The kept batches, in order, each let go once given."""
+        while self.held:
+            yield self.held.popleft()
+        if self.path is not None and self.path.exists():
+            with pa.OSFile(str(self.path)) as source:
+                yield from ipc.open_stream(source)
+
+
 class _Rejects:
     """The rejects file: each rejected row with the line where it begins, its cells as written to a
     CSV (`register.shown_cells`) and every reason, worded as the per-contact path words them."""
@@ -459,6 +512,7 @@ def _write(
     priced: Priced,
     bar: tqdm[Any] | None,
     ahead: _Ahead,
+    parsed: _Parsed,
 ) -> None:
     """Write each row to the output or the rejects file, in file order.
 
@@ -492,6 +546,7 @@ def _write(
             priced.priced,
             bar,
             out.suffix.lower() == ".parquet",
+            parsed if parsed.wanted else None,
         )
 
 
@@ -586,22 +641,41 @@ def _write_in_full(
     priced: npt.NDArray[np.bool_],
     bar: tqdm[Any] | None,
     parquet_out: bool,
+    parsed: _Parsed | None = None,
 ) -> None:
-    """Read the register again and write every kept row with its outcome columns (CSV or Parquet).
+    """Write every kept row with its outcome columns (CSV or Parquet), from the batches `parsed` in
+    the rules pass, else from the register read again.
 
     CSV output has its text cells neutralised (`register.neutral`) and its rejected rows numbered by
-    the lines where they begin in the file (`_lines`). Its text is made in a worker thread
-    (`_csv_text`; polars writes without the interpreter lock) while the next batch is read and
-    its rejected rows written."""
+    the lines where they begin in the file (`_lines`). Batches are gathered into groups of about
+    `WRITE_ROWS` rows, each written by polars straight to the file in a worker thread (`_write_csv`;
+    without the interpreter lock) while the next group's rejected rows are written: one large write
+    is much cheaper than many small ones, and no copy of the text is made."""
     writer: pq.ParquetWriter | None = None
     start = 0
-    wrote_header = False
     line = 2 + sum(c.count("\n") for c in header)
     # (line numbers are needed only for rejected rows, and worked out only where a cell may hold a line break)
     quoted = not priced.all() and _breaks_in_cells(register, len(priced))
     names = [neutral(c) for c in header] + list(OUTCOME_COLUMNS)
-    pending: deque[Future[memoryview]] = deque()
-    reads = _read_ahead(_reads(register, header, None, exact, plain=True), lambda: None)
+    pending: deque[Future[None]] = deque()
+    group: list[pa.Table] = []
+    rows: list[I64] = []
+    wrote = False
+
+    def flush(pool: ThreadPoolExecutor) -> None:
+        nonlocal wrote
+        pending.append(pool.submit(_write_csv, good, group.copy(), output, np.concatenate(rows), not wrote))
+        wrote = True
+        group.clear()
+        rows.clear()
+        while len(pending) > 1:
+            pending.popleft().result()
+
+    reads = (
+        parsed.batches()
+        if parsed is not None
+        else _read_ahead(_reads(register, header, None, exact, plain=True), lambda: None)
+    )
     with closing(reads), ThreadPoolExecutor(max_workers=1) as pool:
         for batch in reads:
             n = batch.num_rows
@@ -615,6 +689,7 @@ def _write_in_full(
             take = np.flatnonzero(keep)
             kept = batch.select(header) if len(take) == n else batch.select(header).take(pa.array(take))
             if parquet_out:
+                kept = _plain(kept) if parsed is not None else kept  # (the rules pass reads texts as dictionaries)
                 outcomes = output.table(take + start)
                 result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*header, *OUTCOME_COLUMNS])
                 if writer is None:
@@ -623,34 +698,34 @@ def _write_in_full(
                     writer = pq.ParquetWriter(good, result.schema, write_statistics=False, use_dictionary=dictionary)
                 writer.write_table(result)
             else:
-                job = pool.submit(_csv_text, _neutralised(kept, texts), output, take + start, not wrote_header)
-                pending.append(job)
-                wrote_header = True
-                while len(pending) > 1:
-                    good.write(pending.popleft().result())
+                group.append(_neutralised(kept, texts))
+                rows.append(take + start)
+                if sum(len(r) for r in rows) >= WRITE_ROWS:
+                    flush(pool)
             start += n
             if bar is not None:
                 bar.update(n)
+        if group:
+            flush(pool)
         while pending:
-            good.write(pending.popleft().result())
+            pending.popleft().result()
     if parquet_out and writer is None:
         writer = pq.ParquetWriter(good, pa.schema([*(pa.field(c, pa.string()) for c in header), *OUTCOME_SCHEMA]))
     if writer is not None:
         writer.close()
-    if not parquet_out and not wrote_header:
+    if not parquet_out and start == 0:
         frame = pl.DataFrame(schema=names)
         frame.write_csv(good)
 
 
-def _csv_text(kept: pa.Table, output: Outcomes, rows: I64, header: bool) -> memoryview:
-    """The CSV text of a batch's kept rows (neutralised) with their outcome columns, as polars writes it."""
+def _write_csv(good: BinaryIO, kept: list[pa.Table], output: Outcomes, rows: I64, header: bool) -> None:
+    """Write a group of batches' kept rows (neutralised) with their outcome columns, as polars writes CSV."""
     outcomes = output.table(rows)
-    result = pa.Table.from_arrays([*kept.columns, *outcomes.columns], names=[*kept.column_names, *OUTCOME_COLUMNS])
-    frame = pl.from_arrow(result)
+    columns = pa.concat_tables(kept).columns
+    result = pa.Table.from_arrays([*columns, *outcomes.columns], names=[*kept[0].column_names, *OUTCOME_COLUMNS])
+    frame = pl.from_arrow(result, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
-    sink = io.BytesIO()
-    frame.write_csv(sink, include_header=header)
-    return sink.getbuffer()
+    frame.write_csv(good, include_header=header)
 
 
 def _breaks_in_cells(path: Path, rows: int) -> bool:
@@ -680,9 +755,10 @@ def _lines(batch: pa.RecordBatch, header: list[str], line: int) -> tuple[I64, in
     breaks = np.zeros(batch.num_rows, dtype=np.int64)
     for c in header:
         column = batch.column(c)
-        if _any_byte(column, b"\r\n"):
-            found = pc.count_substring_regex(column, r"\r\n|\r|\n")
-            breaks += pc.fill_null(found, 0).to_numpy(zero_copy_only=False)
+        texts = column.dictionary if pa.types.is_dictionary(column.type) else column
+        if _any_byte(texts, b"\r\n"):
+            found = pc.fill_null(pc.count_substring_regex(texts, r"\r\n|\r|\n"), 0).to_numpy(zero_copy_only=False)
+            breaks += found[column.indices.to_numpy()] if texts is not column else found
     spans = breaks + 1
     ends = line + np.cumsum(spans)
     return ends - spans, int(ends[-1]) if len(ends) else line
@@ -724,15 +800,26 @@ def _neutralised(table: pa.Table, texts: frozenset[str]) -> pa.Table:
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
         if name in texts:
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(column.type.value_type)
             chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-            if any(_risky(chunk) for chunk in chunks):
-                risky = pc.fill_null(pc.match_substring_regex(column, r"^[=+\-@\t\r]"), False)
-                column = pc.if_else(
-                    risky,
-                    pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type)),
-                    column,
-                )
+            column = pa.chunked_array([_neutral_cells(chunk) for chunk in chunks], type=column.type)
         columns.append(column)
     return pa.Table.from_arrays(columns, names=[neutral(c) for c in table.column_names])
+
+
+def _neutral_cells(array: pa.Array) -> pa.Array:
+    """A text column neutralised (see `_neutralised`); a dictionary column has its distinct texts
+    neutralised, each once."""
+    if pa.types.is_dictionary(array.type):
+        return pa.DictionaryArray.from_arrays(array.indices, _neutral_cells(array.dictionary))
+    if not _risky(array):
+        return array
+    risky = pc.fill_null(pc.match_substring_regex(array, r"^[=+\-@\t\r]"), False)
+    return pc.if_else(
+        risky, pc.binary_join_element_wise(pa.scalar("'", array.type), array, pa.scalar("", array.type)), array
+    )
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """A table with its dictionary columns as plain columns of their values."""
+    columns = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns]
+    return pa.Table.from_arrays(columns, names=table.column_names)
