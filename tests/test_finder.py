@@ -159,6 +159,7 @@ def test_a_programme_visit_by_phone_in_skane() -> None:
     asked, now = finder.walk(data, "skane", "specialist_care", date(2026, 3, 15), answers)
     assert now is not None and (now["fee"], now["qualified"], now["confidence"]) == (200, True, "antagen")
     assert "programme_event" in asked and set(asked) <= set(answers)
+    assert "medical_assessment" not in asked  # (the programme's fee does not turn on it)
     answers["programme.login_1177"] = "false"
     asked, ordinary = finder.walk(data, "skane", "specialist_care", date(2026, 3, 15), answers)
     assert ordinary is None or ordinary["fee"] != 200

@@ -5,7 +5,8 @@ care service, validity segment (the days between two dates where a rule value st
 in `batch.boundaries`) and proposal, the engine is asked about a contact with no facts. An
 undetermined answer names the facts the rules need (`Outcome.missing`); the builder asks the
 engine again for each allowed value of one of them, until every branch is decided or left open
-by the sources. Facts with a default (purpose = care, via_proxy = false …) are treated as not
+by the sources. It asks first what the first contact rule still open needs
+(`Context.next_rule_needs`): the facts of later rules matter only if that rule does not hold. Facts with a default (purpose = care, via_proxy = false …) are treated as not
 given while the tree is built, so they are asked exactly where a rule tests them; the leaf itself
 is priced with the contact as the case contract reads it (the defaults filled in).
 
@@ -369,6 +370,23 @@ class Context:
             if tid in tables and (tid, key.partition("#")[0]) not in idle
         ]
 
+    def next_rule_needs(self, facts: Mapping[str, Any]) -> set[str]:
+        """The facts that the first row of the region's contact rules still open after the answers
+        needs (the row where the engine's search stops): asked before the facts of later rows,
+        which matter only if this row turns out not to hold."""
+        table_id = self.book.contacts_table[self.region]
+        known = {k: None if v == NOT_GIVEN else v for k, v in facts.items() if k != "age"}
+        known |= {"region": self.region, "service": self.service}
+        for row in self.book.rows(table_id):
+            if row.trace_only or not in_force(row, self.on, self.chosen):
+                continue
+            rest = self.book.when(table_id, row).partial(known, self.book.definitions)
+            if rest is True:
+                return set()
+            if rest is not False:
+                return rest.facts(self.book.definitions)
+        return set()
+
     def alike(self, facts: Mapping[str, Any]) -> tuple[Any, ...]:
         """What the rest of the tree below some answers depends on: the state of the rules (`state`)
         and the answers still allowed beside these. Two sets of answers that agree on it get the
@@ -558,6 +576,7 @@ class Builder:
             others = [k for k in askable if k != "age"]
             if not others:
                 return branch("age", facts)
+            others = [k for k in others if k in ctx.next_rule_needs(facts)] or others
             if len(others) == 1:
                 return branch(others[0], facts)
             return branch(min(others, key=lambda k: score(k, facts)), facts)
