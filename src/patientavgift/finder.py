@@ -55,7 +55,7 @@ from .conditions import All, Any_, Condition, Given, Not, Ref
 from .confidence import SV, Confidence
 from .engine import Outcome, Selection, Visit, in_force, no_ceiling, price_contacts
 from .handbook import statement_anchor
-from .model import FACT_TERMS, FACT_TYPES, OUTCOME_TERMS, Contact, Patient, Region, Service, Term
+from .model import FACT_TERMS, FACT_TYPES, OUTCOME_TERMS, Contact, Patient, Region, Service, Term, nested
 from .rules import RuleBook, sv_number
 
 DATE_MARK = "{datum}"
@@ -207,17 +207,7 @@ def bands(book: RuleBook, region: Region, on: date) -> list[Band]:
 
 def contact_of(on: date, facts: Mapping[str, Any]) -> Contact | None:
     """The contact the answers describe (defaults filled in), or None when they contradict each other."""
-    data: dict[str, Any] = {"date": on}
-    programme: dict[str, Any] = {}
-    for key, value in facts.items():
-        if key == "age" or value == NOT_GIVEN:
-            continue
-        if key.startswith("programme."):
-            programme[key.split(".", 1)[1]] = value
-        else:
-            data[key] = value
-    if programme:
-        data["programme"] = programme
+    data = {"date": on, **nested({k: v for k, v in facts.items() if k != "age" and v != NOT_GIVEN})}
     try:
         return Contact.model_validate(data)
     except ValidationError:

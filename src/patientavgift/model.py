@@ -13,6 +13,7 @@ Facts are what happened (``booked``, ``medical_assessment`` …), never conclusi
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -284,6 +285,21 @@ Kronor = Annotated[int, Strict(), within(0, 100_000, "kr")]
 """A fee or an amount toward the ceiling, in whole kronor."""
 KVA_CODE = re.compile(r"^[A-Z]{2}[0-9]{3}$")
 CASE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def nested(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Contact facts keyed as the register's columns (``programme.kind`` …) as `Contact` takes them:
+    the programme's keys gathered into one `programme` mapping, given only when one of them is."""
+    data: dict[str, Any] = {}
+    programme: dict[str, Any] = {}
+    for key, value in flat.items():
+        if key.startswith("programme."):
+            programme[key.split(".", 1)[1]] = value
+        else:
+            data[key] = value
+    if programme:
+        data["programme"] = programme
+    return data
 
 
 def contradictions(facts: dict[str, Any]) -> list[tuple[str, str]]:

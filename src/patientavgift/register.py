@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from .confidence import uncertain
 from .engine import Outcome, Selection, Visit, price_contacts
 from .errors import describe
-from .model import FACT_TYPES, Contact, Patient, Region, Service
+from .model import FACT_TYPES, Contact, Patient, Region, Service, nested
 from .outputs import atomic
 from .rules import RuleBook
 
@@ -225,18 +225,14 @@ def parse_row(row: Row) -> str | None:
         reasons.append("patient_id: är tom; varje rad behöver patientens pseudonyma id")
     elif is_personnummer(row.patient_id):
         reasons.append(PERSONNUMMER_REASON)
-    contact: dict[str, Any] = {}
-    programme: dict[str, Any] = {}
+    flat: dict[str, Any] = {}
     patient: dict[str, Any] = {}
     for column, text in values.items():
         if column in ("age", "birth_date", "home_region"):
             patient[column] = typed_cell(column, text)
-        elif column.startswith("programme."):
-            programme[column.split(".", 1)[1]] = typed_cell(column, text)
         elif column not in ("region", "service"):
-            contact[column] = typed_cell(column, text)
-    if programme:
-        contact["programme"] = programme
+            flat[column] = typed_cell(column, text)
+    contact = nested(flat)
     row.region = REGION_IDS.get(values.get("region", ""))
     if row.region is None:
         reasons.append(

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import ValidationError
 
-from ..model import FACT_TYPES, Contact, Patient, Programme, Region, Service, contradictions, parse_date
+from ..model import FACT_TYPES, Contact, Patient, Programme, Region, Service, contradictions, nested, parse_date
 from ..register import (
     BLANK,
     CONTACT_COLUMNS,
@@ -334,7 +334,6 @@ class Encoder:
     def decode(self, key: int) -> tuple[dict[str, Any], Region, Service | None]:
         """The facts of a key, as a contact dict (without date), its region and service."""
         facts: dict[str, Any] = {}
-        programme: dict[str, Any] = {}
         region: Region | None = None
         service: Service | None = None
         for column in reversed(self.fact_columns):
@@ -348,14 +347,10 @@ class Encoder:
                 service = value
             elif column == "kva_codes":
                 facts["kva_codes"] = ["AA000"]
-            elif column.startswith("programme."):
-                programme[column.split(".", 1)[1]] = value
             else:
                 facts[column] = value
-        if programme:
-            facts["programme"] = programme
         assert region is not None
-        return facts, region, service
+        return nested(facts), region, service
 
     def encode(
         self, batch: pa.RecordBatch, keep_ids: bool = True, into: dict[str, npt.NDArray[Any]] | None = None
