@@ -564,20 +564,7 @@ def _write_spliced(
     The outcome columns of the next row groups are built and encoded in worker threads while the
     current one is copied (NumPy and pyarrow do most of that without the interpreter lock).
     """
-    with Splicer(register, good, OUTCOME_SCHEMA) as splicer:
-        _splice_groups(splicer, register, output, lost, priced, bar, ahead)
-
-
-def _splice_groups(
-    splicer: Splicer,
-    register: Path,
-    output: Outcomes,
-    lost: _Rejects,
-    priced: npt.NDArray[np.bool_],
-    bar: tqdm[Any] | None,
-    ahead: _Ahead,
-) -> None:
-    with pq.ParquetFile(register) as source:
+    with Splicer(register, good, OUTCOME_SCHEMA) as splicer, pq.ParquetFile(register) as source:
         _splice_from(splicer, source, output, lost, priced, bar, ahead)
 
 
