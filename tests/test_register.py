@@ -89,6 +89,16 @@ def test_missing_required_column_is_an_error(tmp_path: Path, capsys: object) -> 
     assert "rubrikraden saknar kolumnen/kolumnerna region" in capsys.readouterr().err  # type: ignore[attr-defined]
 
 
+def test_the_per_contact_path_refuses_parquet_output_in_swedish(tmp_path: Path, capsys: object) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text(HEADER + "".join(row + "\n" for row in ROWS), encoding="utf-8")
+    out = tmp_path / "priced.parquet"
+    assert main(["price", str(register), "--out", str(out), "--per-contact"]) == 2
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "skriver bara CSV; ge --out ett namn som slutar på .csv" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_parquet_register_is_priced_the_same(tmp_path: Path, capsys: object) -> None:
     """The same synthetic register as Parquet: the same fees, written as Parquet with typed outcome columns."""
     import pyarrow as pa

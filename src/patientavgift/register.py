@@ -578,7 +578,10 @@ def price_register(
 ) -> Summary:
     """Read, validate and price a register contact by contact; write the priced rows (CSV) and the rejected ones."""
     if out.suffix.lower() == ".parquet":
-        raise RegisterError(f"{out}: pricing contact by contact writes CSV only; give --out a .csv name")
+        raise RegisterError(
+            f"{out}: prissättning kontakt för kontakt skriver bara CSV; ge --out ett namn som slutar på .csv "
+            "(the per-contact path writes CSV only)"
+        )
     rejects = output_paths(register, out, rejects)
     header, rows = read_rows(register)
     check_csv_output(register, out)
