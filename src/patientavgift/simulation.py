@@ -59,7 +59,11 @@ def with_practice(book: RuleBook) -> RuleBook:
     rows = book.rows(table_id)
     at = next((i for i, r in enumerate(rows) if r.id in PRACTICE_BEFORE), None)
     if at is None:
-        raise ValueError(f"the table {table_id} has none of the rows {', '.join(PRACTICE_BEFORE)}")
+        raise ValueError(
+            f"simuleringen av praxis behöver en av raderna {', '.join(PRACTICE_BEFORE)} i tabellen {table_id}, "
+            "men ingen av dem finns; ge raden tillbaka dess id eller ändra PRACTICE_BEFORE i simulation.py "
+            "(no row to place the practice before)"
+        )
     row = Row.model_validate(
         {
             "id": "jamtland-harjedalen.practice-checkins-free",
@@ -91,7 +95,10 @@ def with_practice(book: RuleBook) -> RuleBook:
 def with_ceiling(book: RuleBook, amount: int) -> RuleBook:
     """A copy of `book` whose ceiling is `amount` in every region on every day from the ceiling rule's start."""
     if book.national is None:
-        raise ValueError("the rule data has no national ceiling to replace")
+        raise ValueError(
+            "regeldata saknar national.yaml med högkostnadstaket, så inget tak finns att byta ut i simuleringen "
+            "(no national ceiling to replace)"
+        )
     ceiling = book.national.ceiling
     own = [
         RegionalCeiling.model_validate(
