@@ -7,7 +7,8 @@ Run: `.venv/bin/python benchmarks/price_register.py` (or `make benchmark`). Size
 Printed per size and input format (the median of `--repeat` runs, 3 by default, each in a fresh
 process): contacts per second end to end (read, price, write), seconds, the highest peak resident
 memory of the runs, seconds per step and every run's seconds; how many times longer CSV takes than
-Parquet (the medians); then the per-contact loop on a sample of the same
+Parquet (the medians, and the median of the ratios of runs made one after the other: the formats
+take turns, so that a machine busy for a while slows both runs of a pair); then the per-contact loop on a sample of the same
 register, its rate, the speed-up, and whether the sample's fees are identical both ways.
 
 The compiled loops are built once per installation and cached by numba; a first run on a small
@@ -115,24 +116,32 @@ def main() -> None:
                 began = time.perf_counter()
                 _run("--source", str(folder / "sample.csv"), "--out", str(folder / "warm.parquet"))
                 print(f"(first run, building or loading the compiled loops: {time.perf_counter() - began:.1f} s)")
-            rows = []
-            for label, source, out in (
+            formats = (
                 ("Parquet → Parquet", "register.parquet", "priced.parquet"),
                 ("CSV → CSV", "register.csv", "priced.csv"),
-            ):
-                runs = sorted(
-                    (_run("--source", str(folder / source), "--out", str(folder / out)) for _ in range(args.repeat)),
-                    key=lambda figures: float(figures["seconds"]),
-                )
-                figures = runs[len(runs) // 2]  # the median run
+            )
+            # (the formats take turns, Parquet then CSV, so that a machine slower for a while slows
+            # both runs of a pair and the ratio is taken pair by pair)
+            runs: list[list[dict[str, Any]]] = [[], []]
+            for _ in range(args.repeat):
+                for k, (_, source, out) in enumerate(formats):
+                    runs[k].append(_run("--source", str(folder / source), "--out", str(folder / out)))
+            ratios = sorted(float(c["seconds"]) / float(p["seconds"]) for p, c in zip(*runs, strict=True))
+            rows = []
+            for (label, _, _), done in zip(formats, runs, strict=True):
+                ordered = sorted(done, key=lambda figures: float(figures["seconds"]))
+                figures = ordered[len(ordered) // 2]  # the median run
                 rate = figures["rows"] / figures["seconds"]
                 rows.append(rate)
-                peak = max(float(r["peak_mb"]) for r in runs)
+                peak = max(float(r["peak_mb"]) for r in done)
                 line = f"{figures['rows']:>12,.0f}{figures['seconds']:>10.2f}{rate:>14,.0f}{peak:>10,.0f}"
                 steps = ", ".join(f"{step} {seconds:.2f} s" for step, seconds in figures["steps"].items())
-                spread = ", ".join(f"{float(r['seconds']):.2f}" for r in runs)
-                print(f"{label:<28}{line}   ({steps}; all runs: {spread} s)")
-            print(f"{'CSV / Parquet, seconds':<28}{rows[0] / rows[1]:>22.2f}×")
+                spread = ", ".join(f"{float(r['seconds']):.2f}" for r in done)
+                print(f"{label:<28}{line}   ({steps}; runs in turn: {spread} s)")
+            print(
+                f"{'CSV / Parquet, seconds':<28}{rows[0] / rows[1]:>22.2f}×   (the median of the {len(ratios)} pairs' "
+                f"ratios: {ratios[len(ratios) // 2]:.2f}×; all: {', '.join(f'{r:.2f}' for r in ratios)})"
+            )
             sample = folder / "sample.csv"
             loop = _run("--loop", "--source", str(sample), "--out", str(folder / "loop.csv"))
             _run("--source", str(sample), "--out", str(folder / "fast.csv"))

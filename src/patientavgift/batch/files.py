@@ -33,7 +33,6 @@ from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -66,6 +65,7 @@ from ..register import (
 )
 from ..rules import RuleBook
 from ..splice import Encoded, SpliceError, Splicer, encode
+from . import csvtext
 from .codes import I64
 from .core import BATCH_ROWS, LINE, PROBLEM, RESERVED, Priced, Progress, load_compiled, price_batches
 from .outcomes import OUTCOME_SCHEMA, Decisions, Outcomes, conflict_text
@@ -259,6 +259,12 @@ def _exact_batches(path: Path, header: list[str], wanted: list[str]) -> Iterator
         raise encoding_error(path) from None
 
 
+def _load_compiled() -> None:
+    """Load the compiled loops of the pricing and of the CSV writer (see `core.load_compiled`)."""
+    load_compiled()
+    csvtext.load_compiled()
+
+
 def _bars(enabled: bool, out: TextIO | None) -> Progress:
     """Progress bars on `out` for each stage, when `enabled` (a long register)."""
 
@@ -318,7 +324,7 @@ def price_register(
                     # (a CSV register is read in full once: its batches are kept for the output)
                     reads = _reads(register, header, known if parquet and not exact else None, exact)
                     # (closed at once on an error, so that no reader thread outlives the run)
-                    with closing(_read_ahead(reads, load_compiled)) as read, closing(parsed.keeping(read)) as batches:
+                    with closing(_read_ahead(reads, _load_compiled)) as read, closing(parsed.keeping(read)) as batches:
                         return price_batches(
                             book, chosen, batches, header, source=str(register), total=total, buckets=buckets,
                             spill=spill, progress=bars, meanwhile=ahead.start,
@@ -649,9 +655,10 @@ def _write_in_full(
     rows: list[I64] = []
     wrote = False
 
-    def flush(pool: ThreadPoolExecutor) -> None:
+    def flush(pool: ThreadPoolExecutor, pieces: ThreadPoolExecutor) -> None:
         nonlocal wrote
-        pending.append(pool.submit(_write_csv, good, group.copy(), output, np.concatenate(rows), not wrote))
+        work = (register, good, group.copy(), output, np.concatenate(rows), not wrote, pieces)
+        pending.append(pool.submit(_write_csv, *work))
         wrote = True
         group.clear()
         rows.clear()
@@ -663,7 +670,7 @@ def _write_in_full(
         if parsed is not None
         else _read_ahead(_reads(register, header, None, exact, plain=True), lambda: None)
     )
-    with closing(reads), ThreadPoolExecutor(max_workers=1) as pool:
+    with closing(reads), ThreadPoolExecutor(max_workers=1) as pool, ThreadPoolExecutor(max_workers=2) as pieces:
         for batch in reads:
             n = batch.num_rows
             keep = priced[start : start + n]
@@ -688,12 +695,12 @@ def _write_in_full(
                 group.append(_neutralised(kept, texts))
                 rows.append(take + start)
                 if sum(len(r) for r in rows) >= WRITE_ROWS:
-                    flush(pool)
+                    flush(pool, pieces)
             start += n
             if bar is not None:
                 bar.update(n)
         if group:
-            flush(pool)
+            flush(pool, pieces)
         while pending:
             pending.popleft().result()
     if parquet_out and writer is None:
@@ -701,18 +708,30 @@ def _write_in_full(
     if writer is not None:
         writer.close()
     if not parquet_out and start == 0:
-        frame = pl.DataFrame(schema=names)
-        frame.write_csv(good)
+        good.write(csvtext.header_line(names))
 
 
-def _write_csv(good: BinaryIO, kept: list[pa.Table], output: Outcomes, rows: I64, header: bool) -> None:
-    """Write a group of batches' kept rows (neutralised) with their outcome columns, as polars writes CSV."""
+def _write_csv(
+    register: Path,
+    good: BinaryIO,
+    kept: list[pa.Table],
+    output: Outcomes,
+    rows: I64,
+    header: bool,
+    pieces: ThreadPoolExecutor,
+) -> None:
+    """Write a group of batches' kept rows (neutralised) with their outcome columns (`csvtext`, its
+    pieces of rows formatted in `pieces`)."""
     outcomes = output.table(rows)
     columns = pa.concat_tables(kept).columns
     result = pa.Table.from_arrays([*columns, *outcomes.columns], names=[*kept[0].column_names, *OUTCOME_COLUMNS])
-    frame = pl.from_arrow(result, rechunk=False)
-    assert isinstance(frame, pl.DataFrame)
-    frame.write_csv(good, include_header=header)
+    try:
+        csvtext.write(good, result, header, pieces)
+    except csvtext.Unformattable as exc:
+        raise RegisterError(
+            f"{register}: kolumnen {exc.column} har typen {exc.kind}, som inte kan skrivas i en CSV-fil; "
+            "skriv utfilen som Parquet (--out med .parquet), eller ta bort kolumnen ur registret"
+        ) from None
 
 
 def _breaks_in_cells(path: Path, rows: int) -> bool:
