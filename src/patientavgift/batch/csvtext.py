@@ -236,13 +236,15 @@ def write(handle: BinaryIO, table: pa.Table, header: bool, pool: ThreadPoolExecu
     """
     n = table.num_rows
     alone = table.num_columns == 1
-    entries = []
-    for name, column in zip(table.column_names, table.columns, strict=True):
+
+    def entries(named: tuple[str, pa.ChunkedArray]) -> tuple[pa.Array, npt.NDArray[np.int32]]:
         try:
-            entries.append(_entries(column, alone))
+            return _entries(named[1], alone)
         except Unformattable as exc:
-            raise Unformattable(exc.kind, name) from None
-    columns = _grouped(entries)
+            raise Unformattable(exc.kind, named[0]) from None
+
+    named = list(zip(table.column_names, table.columns, strict=True))
+    columns = _grouped(list(map(entries, named)))
     if header:
         handle.write(header_line(table.column_names))
     if not n:
@@ -269,23 +271,60 @@ def write(handle: BinaryIO, table: pa.Table, header: bool, pool: ThreadPoolExecu
         _lines(cells, padded, begins, sizes, blocks, out)
         return out[:size].data, (held, out)
 
+    flushed = _position(handle)
+
+    def put(piece: memoryview, used: tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]) -> None:
+        nonlocal flushed
+        handle.write(piece)
+        buffers.give(used)
+        flushed = _flush_behind(handle, flushed)
+
     starts = iter(range(0, n, PIECE_ROWS))
     if pool is None:
         for start in starts:
-            piece, used = lines(start)
-            handle.write(piece)
-            buffers.give(used)
+            put(*lines(start))
     else:
         pending = deque(pool.submit(lines, start) for start in islice(starts, AHEAD))
         while pending:
-            piece, used = pending.popleft().result()
+            done = pending.popleft().result()
             following = next(starts, None)
             if following is not None:
                 pending.append(pool.submit(lines, following))
-            handle.write(piece)
-            buffers.give(used)
+            put(*done)
     if reserved:
         handle.truncate()  # (the room asked for is exactly what was written; this only makes sure)
+
+
+FLUSH_BYTES = 32 << 20
+"""Lines written before the system is asked to start putting them on disk (see `_flush_behind`)."""
+
+
+def _position(handle: BinaryIO) -> int | None:
+    """Where the next byte goes in the file, or None if the handle is no file on disk."""
+    try:
+        handle.fileno()
+        return handle.tell()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return None
+
+
+def _flush_behind(handle: BinaryIO, since: int | None) -> int | None:
+    """Ask the system to start putting the lines written since `since` on disk, without waiting,
+    once they are `FLUSH_BYTES` or more (`posix_fadvise`, which on Linux starts the writing and lets
+    the written pages go). The output is flushed to disk when complete (`outputs.atomic`); started
+    early, that final flush has little left to wait for. Returns the new mark."""
+    advise = getattr(os, "posix_fadvise", None)
+    if since is None or advise is None:
+        return None
+    try:
+        at = handle.tell()
+        if at - since < FLUSH_BYTES:
+            return since
+        handle.flush()
+        advise(handle.fileno(), since, at - since, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        return None
+    return at
 
 
 def _reserve(handle: BinaryIO, size: int) -> bool:
