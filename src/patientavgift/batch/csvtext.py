@@ -8,8 +8,8 @@ two threads at once. polars' own writer formats every cell anew and takes about 
 
 How cells are written: a text is quoted when it holds a comma, a quote, a line feed or a carriage
 return, with a quote inside doubled; an empty text and an empty (null) cell are written as nothing,
-as Python's csv module and the per-contact path write them (except in a one-column table, where an
-empty text is written `""` so that its line is not blank); numbers, dates and true/false are
+as Python's csv module and the per-contact path write them (except in a one-column table, where
+either is written `""` so that its line is not blank); numbers, dates and true/false are
 written as polars writes them; lines end in a line feed. A column of a type polars cannot write
 as one cell (a list, a struct) raises `Unformattable`.
 """
@@ -118,7 +118,7 @@ def _entries(column: pa.ChunkedArray, empty_quoted: bool) -> tuple[pa.Array, npt
     rows = [
         (pc.fill_null(c.indices, null) if c.null_count else c.indices).to_numpy(zero_copy_only=False) for c in chunks
     ]
-    texts = pa.concat_arrays([cells, pa.array([""], type=pa.string())])
+    texts = pa.concat_arrays([cells, pa.array(['""' if empty_quoted else ""], type=pa.string())])
     return texts, (np.concatenate(rows) if len(rows) > 1 else rows[0]).astype(np.int32, copy=False)
 
 
