@@ -9,8 +9,8 @@ folder (`outputs.spill_folder`). Every input column is copied unchanged: Parquet
 the input's column chunks byte for byte and encodes only the outcome columns (see `splice`), the
 ones the rules decide alone while the ceiling is applied. A CSV register is parsed once: the
 batches of the rules pass are kept (in memory, or in the spill folder when long) and written in full
-from there (CSV cells neutralised, `register.neutral`); a Parquet register that cannot be copied is
-read a second time.
+from there (CSV cells neutralised, `register.neutral`, and written by `csvtext`); a Parquet register
+that cannot be copied is read a second time.
 """
 
 from __future__ import annotations
@@ -686,9 +686,9 @@ def _write_in_full(
 
     CSV output has its text cells neutralised (`register.neutral`) and its rejected rows numbered by
     the lines where they begin in the file (`_lines`). Batches are gathered into groups of about
-    `WRITE_ROWS` rows, each written by polars straight to the file in a worker thread (`_write_csv`;
-    without the interpreter lock) while the next group's rejected rows are written: one large write
-    is much cheaper than many small ones, and no copy of the text is made."""
+    `WRITE_ROWS` rows, each written by `csvtext` in a worker thread (`_write_csv`; its pieces of
+    rows on two more) while the next group's rejected rows are written: the fewer the groups, the
+    fewer times each column's distinct cells are formatted."""
     writer: pq.ParquetWriter | None = None
     start = 0
     line = 2 + sum(c.count("\n") for c in header)
