@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 PIECE_ROWS = 32_768
-"""Rows formatted by one call of the compiled loop (two run at the same time). Small pieces keep
-each line buffer under the size the allocator reuses, so that no page is mapped afresh."""
+"""Rows formatted by one call of the compiled loop (two run at the same time); each piece's buffers
+(about 8 MB of lines for a priced register) are reused by the pieces after it (`_Buffers`)."""
 AHEAD = 8
 """Pieces formatted ahead of the one being written."""
 GROUP_ENTRIES = 4096
