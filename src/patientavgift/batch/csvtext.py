@@ -53,8 +53,11 @@ class Unformattable(Exception):
         self.column = column
 
 
-def _parts(texts: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
-    """The offsets (one more than cells, from 0) and the bytes of a text array without nulls."""
+def text_parts(texts: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """The offsets of a text array's cells (one more than cells, from 0) and their bytes (a null
+    cell's bytes are whatever its offsets span: fill nulls first where that matters)."""
+    if not len(texts):
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
     kind = np.int64 if pa.types.is_large_string(texts.type) else np.int32
     offsets_buffer, data_buffer = texts.buffers()[1:3]
     offsets = np.frombuffer(offsets_buffer, dtype=kind)[texts.offset : texts.offset + len(texts) + 1]
@@ -67,7 +70,7 @@ def _formatted(texts: pa.Array, empty_quoted: bool = False) -> pa.Array:
     """Each text as one CSV cell (quoted where needed, see the module's notes); a null as an empty
     cell; an empty text as `""` if `empty_quoted`, else as nothing."""
     texts = texts.fill_null("") if texts.null_count else texts
-    offsets, data = _parts(texts) if len(texts) else (np.zeros(1, dtype=np.int64), np.zeros(0, np.uint8))
+    offsets, data = text_parts(texts)
     if not _SPECIAL[data].any() and not (empty_quoted and (offsets[1:] == offsets[:-1]).any()):
         return texts
     needs = pc.match_substring_regex(texts, '[,"\n\r]')
@@ -250,7 +253,7 @@ def write(handle: BinaryIO, table: pa.Table, header: bool, pool: ThreadPoolExecu
     if not n:
         return
     texts = pa.concat_arrays([texts.cast(pa.large_string()) for texts, _ in columns])
-    offsets, data = _parts(texts)
+    offsets, data = text_parts(texts)
     padded, begins, sizes, blocks = _padded(offsets, data)
     base = np.cumsum([0] + [len(texts) for texts, _ in columns[:-1]]).astype(np.int32)
     size = n * len(columns) + sum(int(sizes[rows + b].sum()) for (_, rows), b in zip(columns, base, strict=True))

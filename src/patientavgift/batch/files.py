@@ -815,22 +815,10 @@ def _lines(batch: pa.RecordBatch, header: list[str], line: int) -> tuple[I64, in
     return ends - spans, int(ends[-1]) if len(ends) else line
 
 
-def _text_parts(array: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint8]]:
-    """The offsets (one more than cells) and the bytes of a plain text column."""
-    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    buffers = array.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=kind)[array.offset : array.offset + len(array) + 1]
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, dtype=np.uint8)
-    return offsets, data
-
-
 def _any_byte(array: pa.Array, found: bytes) -> bool:
     """Whether a text column may hold any of the given bytes (a quick look at all its bytes)."""
-    offsets, data = _text_parts(array)
-    if not len(array):
-        return False
-    held = data[int(offsets[0]) : int(offsets[-1])]
-    return bool(np.isin(held, np.frombuffer(found, dtype=np.uint8)).any())
+    _, data = csvtext.text_parts(array)
+    return bool(np.isin(data, np.frombuffer(found, dtype=np.uint8)).any())
 
 
 _FORMULA_BYTE = np.zeros(256, dtype=np.bool_)
@@ -840,7 +828,7 @@ _FORMULA_BYTE[np.frombuffer(b"=+-@\t\r", dtype=np.uint8)] = True
 
 def _risky(array: pa.Array) -> bool:
     """Whether a text column holds a cell that begins like a formula (see `register.FORMULA_START`)."""
-    offsets, data = _text_parts(array)
+    offsets, data = csvtext.text_parts(array)
     starts = offsets[:-1][offsets[1:] > offsets[:-1]]
     return bool(_FORMULA_BYTE[data[starts]].any())
 
