@@ -81,7 +81,8 @@ READ_AHEAD = 4
 """Batches of a CSV register parsed ahead of the rules (they wait as plain texts, about 16 MB each),
 so that the parsing goes on while the compiled loops are loaded."""
 WRITE_ROWS = BATCH_ROWS
-"""Rows of CSV output written by one call to polars (fewer, larger writes are much cheaper)."""
+"""Rows of CSV output written by one call of `csvtext.write` (each call formats every column's
+distinct cells once: the fewer calls, the less work)."""
 
 
 class _Ragged(Exception):
@@ -158,11 +159,11 @@ def _reads(path: Path, header: list[str], columns: list[str] | None, exact: bool
     batches = _batches(path, header, columns, exact, plain)
     # (a CSV register is parsed as plain texts, and the columns the rules read are made dictionaries
     # in a second worker: two steps of about the same cost, side by side)
-    then = None if plain or exact or path.suffix.lower() == ".parquet" else partial(_encoded, set(KNOWN_COLUMNS))
+    then = None if plain or exact or path.suffix.lower() == ".parquet" else partial(_encoded, KNOWN_COLUMNS)
     return _Reads(repeat(partial(next, batches, None)), 1, [batches], then)
 
 
-def _encoded(known: set[str], batch: pa.RecordBatch) -> pa.RecordBatch:
+def _encoded(known: frozenset[str], batch: pa.RecordBatch) -> pa.RecordBatch:
     """A batch with the columns the rules read (`known`) as dictionaries: each distinct text is then
     checked once (`codes`) and written once (`csvtext`)."""
     columns = [
@@ -615,30 +616,21 @@ def _write_spliced(
     The outcome columns of the next row groups are built and encoded in worker threads while the
     current one is copied (NumPy and pyarrow do most of that without the interpreter lock).
     """
-    with Splicer(register, good, OUTCOME_SCHEMA) as splicer, pq.ParquetFile(register) as source:
-        _splice_from(splicer, source, output, lost, priced, bar, ahead)
-
-
-def _splice_from(
-    splicer: Splicer,
-    source: pq.ParquetFile,
-    output: Outcomes,
-    lost: _Rejects,
-    priced: npt.NDArray[np.bool_],
-    bar: tqdm[Any] | None,
-    ahead: _Ahead,
-) -> None:
     pending: deque[tuple[int, int, list[Future[Encoded]]]] = deque()
+    with (
+        Splicer(register, good, OUTCOME_SCHEMA) as splicer,
+        pq.ParquetFile(register) as source,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
 
-    def settle(keep: int) -> None:
-        while len(pending) > keep:
-            group, n, parts = pending.popleft()
-            splicer.copy(group, [part.result() for part in parts])
-            if bar is not None:
-                bar.update(n)
+        def settle(keep: int) -> None:
+            while len(pending) > keep:
+                group, n, parts = pending.popleft()
+                splicer.copy(group, [part.result() for part in parts])
+                if bar is not None:
+                    bar.update(n)
 
-    start = 0
-    with ThreadPoolExecutor(max_workers=2) as pool:
+        start = 0
         for group in range(splicer.num_groups):
             n = splicer.rows(group)
             keep = priced[start : start + n]
@@ -665,7 +657,7 @@ def _splice_from(
                     bar.update(n)
             start += n
         settle(keep=0)
-    splicer.finish()
+        splicer.finish()
 
 
 def _write_in_full(
