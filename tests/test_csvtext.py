@@ -9,8 +9,11 @@ numbers, true/false and dates.
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import io
 import itertools
+import os
 from datetime import date, timedelta
 from pathlib import Path
 from unittest import mock
@@ -164,3 +167,69 @@ def test_a_register_column_csv_cannot_hold_is_refused_in_swedish(tmp_path: Path,
     message = str(raised.value)
     assert "kolumnen wait" in message and "duration[us]" in message and "--out med .parquet" in message
     assert not out.exists()
+
+
+def _large(rows: int) -> pa.Table:
+    """A table of a few thousand lines of different lengths (texts that need quoting among them)."""
+    return pa.table(
+        {
+            "id": pa.array([f"id-{i}" * (1 + i % 5) for i in range(rows)]),
+            "few": pa.array([["a,b", "", None, "x"][i % 4] for i in range(rows)]),
+            "n": pa.array(range(rows)),
+        }
+    )
+
+
+def test_lines_written_straight_to_disk_are_the_bytes_written_through_memory(tmp_path: Path) -> None:
+    # (a stage of 8 kB: the lines go in many aligned blocks, the header leaves the first one unaligned,
+    # and two calls on one handle must join as they do in memory)
+    first, second = _large(3000), _large(1000)
+    memory = io.BytesIO()
+    csvtext.write(memory, first, True)
+    csvtext.write(memory, second, False)
+    path = tmp_path / "lines.csv"
+    with mock.patch.object(csvtext, "DIRECT_BYTES", 8192), path.open("wb") as handle:
+        csvtext.write(handle, first, True)
+        csvtext.write(handle, second, False)
+        assert not fcntl.fcntl(handle.fileno(), fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0)
+        handle.write(b"end\n")  # (the handle goes on where the lines end)
+    assert len(memory.getvalue()) > 10 * 8192
+    assert path.read_bytes() == memory.getvalue() + b"end\n"
+
+
+def test_a_file_system_that_refuses_direct_writes_gets_the_same_bytes_the_ordinary_way(tmp_path: Path) -> None:
+    table = _large(3000)
+    memory = io.BytesIO()
+    csvtext.write(memory, table, True)
+    refused = []
+    real = os.write
+
+    def write(fd: int, data: object) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0):
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, data)  # type: ignore[arg-type]
+
+    path = tmp_path / "lines.csv"
+    with (
+        mock.patch.object(csvtext, "DIRECT_BYTES", 8192),
+        mock.patch("os.write", write),
+        path.open("wb") as handle,
+    ):
+        csvtext.write(handle, table, True)
+    assert refused if hasattr(os, "O_DIRECT") else not refused
+    assert path.read_bytes() == memory.getvalue()
+
+
+@given(
+    st.lists(st.one_of(st.sampled_from(["", "ab", "ac", "é"]), st.none()), max_size=8),
+    st.integers(0, 3),
+)
+def test_a_column_as_a_dictionary_holds_its_cells_in_order(cells: list[str | None], skip: int) -> None:
+    # (the short way for a column of one text, and the ordinary one, give the same column; `skip`
+    # makes the column a slice of a longer one)
+    texts = pa.array(["zz"] * skip + cells, type=pa.string()).slice(skip)
+    encoded = csvtext.dictionary(texts)
+    assert encoded.type == pa.dictionary(pa.int32(), pa.string())
+    assert encoded.to_pylist() == cells
+    assert len(encoded.dictionary) == len({c for c in cells if c is not None})

@@ -16,6 +16,8 @@ as one cell (a list, a struct) raises `Unformattable`.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import io
 import os
 from collections import deque
@@ -66,6 +68,21 @@ def text_parts(texts: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.u
     return (offsets - first).astype(np.int64), data[first:last]
 
 
+def dictionary(texts: pa.Array) -> pa.Array:
+    """A column as a dictionary (`pc.dictionary_encode`), by a short way when every cell holds the
+    same text: an optional column a register does not use is empty throughout, and hashing each of
+    its cells cost about a tenth of a second per 10 million rows, column by column."""
+    n = len(texts)
+    if n and not texts.null_count and (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        offsets, data = text_parts(texts)
+        size = int(offsets[1])
+        if int(offsets[-1]) == n * size and (
+            not size or (bool((np.diff(offsets) == size).all()) and bool((data.reshape(n, size) == data[:size]).all()))
+        ):
+            return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), texts.slice(0, 1))
+    return pc.dictionary_encode(texts)
+
+
 def _formatted(texts: pa.Array, empty_quoted: bool = False) -> pa.Array:
     """Each text as one CSV cell (quoted where needed, see the module's notes); a null as an empty
     cell; an empty text as `""` if `empty_quoted`, else as nothing."""
@@ -106,7 +123,7 @@ def _entries(column: pa.ChunkedArray, empty_quoted: bool) -> tuple[pa.Array, npt
     chunks = []
     for chunk in column.chunks:
         try:
-            chunk = chunk if pa.types.is_dictionary(chunk.type) else pc.dictionary_encode(chunk)
+            chunk = chunk if pa.types.is_dictionary(chunk.type) else dictionary(chunk)
         except pa.ArrowNotImplementedError as exc:
             raise Unformattable(str(chunk.type)) from exc
         chunks.append(pc.cast(chunk, pa.dictionary(pa.int32(), chunk.type.value_type)))
@@ -274,32 +291,137 @@ def write(handle: BinaryIO, table: pa.Table, header: bool, pool: ThreadPoolExecu
         _lines(cells, padded, begins, sizes, blocks, out)
         return out[:size].data, (held, out)
 
-    flushed = _position(handle)
+    sink = _Sink(handle)
 
     def put(piece: memoryview, used: tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]) -> None:
-        nonlocal flushed
-        handle.write(piece)
+        sink.write(piece)
         buffers.give(used)
-        flushed = _flush_behind(handle, flushed)
 
     starts = iter(range(0, n, PIECE_ROWS))
-    if pool is None:
-        for start in starts:
-            put(*lines(start))
-    else:
-        pending = deque(pool.submit(lines, start) for start in islice(starts, AHEAD))
-        while pending:
-            done = pending.popleft().result()
-            following = next(starts, None)
-            if following is not None:
-                pending.append(pool.submit(lines, following))
-            put(*done)
+    try:
+        if pool is None:
+            for start in starts:
+                put(*lines(start))
+        else:
+            pending = deque(pool.submit(lines, start) for start in islice(starts, AHEAD))
+            while pending:
+                done = pending.popleft().result()
+                following = next(starts, None)
+                if following is not None:
+                    pending.append(pool.submit(lines, following))
+                put(*done)
+    except BaseException:
+        sink.abandon()
+        raise
+    sink.close()
     if reserved:
         handle.truncate()  # (the room asked for is exactly what was written; this only makes sure)
 
 
 FLUSH_BYTES = 32 << 20
-"""Lines written before the system is asked to start putting them on disk (see `_flush_behind`)."""
+"""Lines written before the system is asked to start putting them on disk (see `_Sink`)."""
+DIRECT_ALIGN = 4096
+"""Size and alignment of the blocks written straight to the disk (see `_Sink`): a multiple of every
+disk's sector size."""
+DIRECT_BYTES = 16 << 20
+"""Lines gathered before they are written straight to the disk (see `_Sink`)."""
+
+
+class _Sink:
+    """The lines of a file on disk written straight to the disk where the system allows it
+    (`O_DIRECT`, in whole aligned blocks), else through the system's page cache.
+
+    Why: on a machine short of free page cache, copying gigabytes of lines into it cost seconds of
+    system time (writing 2.5 GB took from 0.6 to 6 s, up to 5 s of it the system's), while the disk
+    takes them straight from the process in about a second with almost no processor time. The
+    lines are gathered in an aligned buffer and written in whole blocks; the bytes up to the first
+    block boundary and the last partial block go the ordinary way, so the file holds exactly the
+    bytes given, in order. Where the file system refuses direct writes (tmpfs, some network file
+    systems), or the handle is no file on disk, everything goes the ordinary way, the written lines
+    handed to the disk every `FLUSH_BYTES` (`_flush_behind`).
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.flushed = _position(handle)
+        self.direct = self.flushed is not None and hasattr(os, "O_DIRECT")
+        self.flags: int | None = None  # (the handle's flags while the direct flag is on)
+        self.lead = -self.flushed % DIRECT_ALIGN if self.flushed is not None else 0
+        self.fill = 0
+        self.stage = np.empty(0, dtype=np.uint8)
+        if self.direct:
+            # (the stage starts on an aligned address: its blocks are then aligned in memory too)
+            room = np.empty(DIRECT_BYTES + 2 * DIRECT_ALIGN, dtype=np.uint8)
+            skip = -room.ctypes.data % DIRECT_ALIGN
+            self.stage = room[skip : skip + DIRECT_BYTES + DIRECT_ALIGN]
+
+    def write(self, piece: memoryview) -> None:
+        """Write the next bytes of the file."""
+        if not self.direct:
+            self.handle.write(piece)
+            self.flushed = _flush_behind(self.handle, self.flushed)
+            return
+        data = np.frombuffer(piece, dtype=np.uint8)
+        if self.lead:  # (up to the first block boundary the ordinary way)
+            self.handle.write(memoryview(data[: self.lead]))  # type: ignore[arg-type]
+            data, self.lead = data[self.lead :], max(self.lead - len(data), 0)
+        while len(data):
+            take = min(len(data), len(self.stage) - self.fill)
+            self.stage[self.fill : self.fill + take] = data[:take]
+            self.fill += take
+            data = data[take:]
+            if self.fill >= DIRECT_BYTES:
+                self._blocks()
+                if not self.direct:  # (refused: the rest the ordinary way)
+                    self.write(memoryview(data))
+                    return
+
+    def _blocks(self) -> None:
+        """Write the whole blocks gathered straight to the disk; keep the rest at the stage's start."""
+        fd = self.handle.fileno()
+        whole = self.fill - self.fill % DIRECT_ALIGN
+        view = memoryview(self.stage[:whole])  # type: ignore[arg-type]
+        try:
+            if self.flags is None:
+                self.handle.flush()
+                flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_DIRECT)
+                self.flags = flags
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or len(view) != whole:
+                raise
+            self._ordinary()  # (the file system refuses direct writes: nothing of these was written)
+            return
+        rest = self.fill - whole
+        self.stage[:rest] = self.stage[whole : self.fill]
+        self.fill = rest
+
+    def _restore(self) -> None:
+        """The handle's own flags back, and its own idea of where it is."""
+        if self.flags is not None:
+            fd, flags, self.flags = self.handle.fileno(), self.flags, None
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+            self.handle.seek(os.lseek(fd, 0, os.SEEK_CUR))
+
+    def _ordinary(self) -> None:
+        """Go on the ordinary way: the flag off, the gathered bytes written through the handle."""
+        self._restore()
+        self.direct = False
+        self.handle.write(memoryview(self.stage[: self.fill]))  # type: ignore[arg-type]
+        self.fill = 0
+
+    def close(self) -> None:
+        """Write what is left (the last partial block the ordinary way) and put the flags back."""
+        if self.direct:
+            if self.fill >= DIRECT_ALIGN:
+                self._blocks()
+            self._ordinary()
+
+    def abandon(self) -> None:
+        """Put the flags back after an error, writing nothing more."""
+        self._restore()
 
 
 def _position(handle: BinaryIO) -> int | None:

@@ -167,7 +167,7 @@ def _encoded(known: frozenset[str], batch: pa.RecordBatch) -> pa.RecordBatch:
     """A batch with the columns the rules read (`known`) as dictionaries: each distinct text is then
     checked once (`codes`) and written once (`csvtext`)."""
     columns = [
-        pc.dictionary_encode(c) if n in known else c for n, c in zip(batch.schema.names, batch.columns, strict=True)
+        csvtext.dictionary(c) if n in known else c for n, c in zip(batch.schema.names, batch.columns, strict=True)
     ]
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
