@@ -23,6 +23,7 @@ import os
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
 
@@ -248,11 +249,29 @@ def header_line(names: Sequence[str]) -> bytes:
     return (",".join(texts.to_pylist()) + "\n").encode("utf-8")
 
 
-def write(handle: BinaryIO, table: pa.Table, header: bool, pool: ThreadPoolExecutor | None = None) -> None:
-    """Write a table's rows (and first its header, if `header`) as polars' `write_csv` would.
+@dataclass
+class Prepared:
+    """A table made ready to be written (`prepare`): its column names and row count, its columns
+    joined into groups (`_grouped`), each with the entry of every row, and the groups' distinct cells
+    padded for the compiled loop (`_padded`; `base` is where each group's entries begin)."""
 
-    Raises `Unformattable` before anything is written when a column has a type not handled here.
-    `pool` formats pieces of `PIECE_ROWS` rows side by side; without one they are done in turn.
+    names: list[str]
+    rows: int
+    entries: list[npt.NDArray[np.int32]]
+    base: npt.NDArray[np.int32]
+    padded: npt.NDArray[np.uint8]
+    begins: npt.NDArray[np.uint64]
+    sizes: npt.NDArray[np.uint64]
+    blocks: npt.NDArray[np.uint64]
+    size: int
+    """Bytes of the lines, without the header."""
+
+
+def prepare(table: pa.Table) -> Prepared:
+    """A table made ready to be written (`emit`): each column's distinct cells formatted once.
+
+    Raises `Unformattable` when a column has a type not handled here. Preparing one table while
+    the one before is written lets the two steps overlap (`batch.files` does so).
     """
     n = table.num_rows
     alone = table.num_columns == 1
@@ -263,32 +282,46 @@ def write(handle: BinaryIO, table: pa.Table, header: bool, pool: ThreadPoolExecu
         except Unformattable as exc:
             raise Unformattable(exc.kind, named[0]) from None
 
-    named = list(zip(table.column_names, table.columns, strict=True))
-    columns = _grouped(list(map(entries, named)))
-    if header:
-        handle.write(header_line(table.column_names))
-    if not n:
-        return
+    columns = _grouped(list(map(entries, zip(table.column_names, table.columns, strict=True))))
     texts = pa.concat_arrays([texts.cast(pa.large_string()) for texts, _ in columns])
     offsets, data = text_parts(texts)
     padded, begins, sizes, blocks = _padded(offsets, data)
     base = np.cumsum([0] + [len(texts) for texts, _ in columns[:-1]]).astype(np.int32)
     size = n * len(columns) + sum(int(sizes[rows + b].sum()) for (_, rows), b in zip(columns, base, strict=True))
-    reserved = _reserve(handle, size)
+    rows = [rows for _, rows in columns]
+    return Prepared(table.column_names, n, rows, base, padded, begins, sizes, blocks, size)
 
-    buffers = _Buffers(len(columns))
+
+def write(handle: BinaryIO, table: pa.Table, header: bool, pool: ThreadPoolExecutor | None = None) -> None:
+    """Write a table's rows (and first its header, if `header`) as polars' `write_csv` would.
+
+    Raises `Unformattable` before anything is written when a column has a type not handled here.
+    `pool` formats pieces of `PIECE_ROWS` rows side by side; without one they are done in turn.
+    """
+    emit(handle, prepare(table), header, pool)
+
+
+def emit(handle: BinaryIO, table: Prepared, header: bool, pool: ThreadPoolExecutor | None = None) -> None:
+    """Write a prepared table's rows (and first its header, if `header`); see `write`."""
+    if header:
+        handle.write(header_line(table.names))
+    n = table.rows
+    if not n:
+        return
+    reserved = _reserve(handle, table.size)
+    buffers = _Buffers(len(table.entries))
 
     def lines(start: int) -> tuple[memoryview, tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]]:
         """A piece's lines (a view into its buffer), and the buffers to give back once written."""
         held, out = buffers.take()
         m = min(PIECE_ROWS, n - start)
         cells = held[:, :m]
-        for c, ((_, rows), b) in enumerate(zip(columns, base, strict=True)):
+        for c, (rows, b) in enumerate(zip(table.entries, table.base, strict=True)):
             np.add(rows[start : start + m], b, out=cells[c])
-        size = _size(cells, sizes)
+        size = _size(cells, table.sizes)
         if len(out) < size + BLOCK:
             out = np.empty(size + size // 4 + BLOCK, dtype=np.uint8)
-        _lines(cells, padded, begins, sizes, blocks, out)
+        _lines(cells, table.padded, table.begins, table.sizes, table.blocks, out)
         return out[:size].data, (held, out)
 
     sink = _Sink(handle)
