@@ -362,8 +362,8 @@ def price_register(
                     # (closed at once on an error, so that no reader thread outlives the run)
                     with closing(_read_ahead(reads, _load_compiled)) as read, closing(parsed.keeping(read)) as batches:
                         return price_batches(
-                            book, chosen, batches, header, source=str(register), total=total, buckets=buckets,
-                            spill=spill, progress=bars, meanwhile=ahead.start,
+                            book, chosen, batches, header, source=str(register), total=total, expected=estimate,
+                            buckets=buckets, spill=spill, progress=bars, meanwhile=ahead.start,
                         )  # fmt: skip
 
                 exact = False
