@@ -175,6 +175,24 @@ def test_batch_equals_the_engine_on_synthetic_region_years(tmp_path: Path) -> No
         assert expected.free_by_ceiling > 100 and expected.revenue > 0
 
 
+def test_a_csv_register_longer_than_its_first_lines_suggest_is_priced_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The columns of pass 1 are as long as a CSV register is expected to be from its size and its
+    first lines, and grow when it is longer: here the first lines carry long notes, so the register
+    holds several times the rows expected, read in many small batches."""
+    table = synthetic.region_year(next(iter(synthetic.MIXES)), 2025, 400, seed=6)
+    notes = ["x" * 4000 if i < 260 else "" for i in range(table.num_rows)]
+    source = synthetic.write(table.append_column("note", pa.array(notes)), tmp_path / "register.csv")
+    assert batch.files._estimate_rows(source) * 3 < table.num_rows
+    monkeypatch.setattr(batch.files, "CSV_BLOCK", 1 << 15)
+    chosen = selection("none")
+    expected = register.price_register(BOOK, source, tmp_path / "loop.csv", chosen, progress=None)
+    got, _ = batch.price_register(BOOK, source, tmp_path / "fast.csv", chosen, progress=None)
+    assert got == expected and got.read == table.num_rows
+    assert _read(tmp_path / "fast.csv") == _read(tmp_path / "loop.csv")
+
+
 def test_too_many_rows_at_once_are_refused_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows and patients are numbered with 32-bit integers: a register with more rows than that,
     priced all at once, is refused (naming --chunk-rows) instead of being priced wrongly. The
