@@ -42,8 +42,8 @@ PROGRAMME_COLUMNS = (
 KNOWN_COLUMNS = frozenset((*PATIENT_COLUMNS, *CONTACT_COLUMNS, *PROGRAMME_COLUMNS))
 CHUNK_ROWS = 12_000_000
 """Registers with more rows than this are priced bucket by bucket, patients kept together (`batch`);
-below it all rows are priced at once, with about 160 bytes per contact held at the peak from Parquet
-and 180 from CSV (1.6 GB and 1.8 GB for 10 million contacts, `benchmarks/price_register.py`)."""
+below it all rows are priced at once, with about 150 to 160 bytes per contact held at the peak from
+Parquet or CSV (1.5 to 1.6 GB for 10 million contacts, `benchmarks/price_register.py`)."""
 OUTCOME_COLUMNS = (
     "fee",
     "list_fee",
