@@ -6,9 +6,10 @@ in `batch.boundaries`) and proposal, the engine is asked about a contact with no
 undetermined answer names the facts the rules need (`Outcome.missing`); the builder asks the
 engine again for each allowed value of one of them, until every branch is decided or left open
 by the sources. It asks first what the first contact rule still open needs
-(`Context.next_rule_needs`): the facts of later rules matter only if that rule does not hold. Facts with a default (purpose = care, via_proxy = false …) are treated as not
-given while the tree is built, so they are asked exactly where a rule tests them; the leaf itself
-is priced with the contact as the case contract reads it (the defaults filled in).
+(`Context.next_rule_needs`): the facts of later rules matter only if that rule does not hold.
+Facts with a default (purpose = care, via_proxy = false …) are treated as not given while the
+tree is built, so they are asked exactly where a rule tests them; the leaf itself is priced with
+the contact as the case contract reads it (the defaults filled in).
 
 The kontaktform is asked first. Age is asked last, as the bands the exemptions in force define,
 and the fee after exemption is priced by `price_contacts` for one contact with a representative
@@ -75,7 +76,8 @@ ORDER: dict[str, int] = {key: i for i, key in enumerate(["mode", *FACT_TYPES, "a
 """The contract's order of facts: the tie-break when two facts are equally good to ask next."""
 
 CONTRADICTING = ("realtime", "programme_event", "changed_character", "booked")
-"""Facts that `model.contradictions` can find at odds with an answer already given."""
+"""Facts that `model.contradictions` can find at odds with an answer already given (its fifth,
+kva_codes, is never asked here: the guide has no question for codes)."""
 
 NOT_GIVEN = "not_given"
 """The answer that leaves an optional fact out: rules that test whether it is given then read it as absent."""
@@ -323,7 +325,7 @@ class Context:
         """What the engine's outcome for some answers depends on: every condition of the rules with
         the answers put in (`Condition.partial`), and the facts the engine reads besides the
         conditions (the kontaktform, whether the contact belongs to a programme, the age band)."""
-        known = {k: None if v == NOT_GIVEN else v for k, v in facts.items() if k != "age"}
+        known = _known(facts)
         programme = any(k.startswith("programme.") and v is not None for k, v in known.items())
         read = (known.get("mode"), programme, known.get("programme_event") is not None, value_id(facts.get("age")))
         return (*read, *self._open(known))
@@ -365,7 +367,7 @@ class Context:
         needs (the row where the engine's search stops): asked before the facts of later rows,
         which matter only if this row turns out not to hold."""
         table_id = self.book.contacts_table[self.region]
-        known = {k: None if v == NOT_GIVEN else v for k, v in facts.items() if k != "age"}
+        known = _known(facts)
         known |= {"region": self.region, "service": self.service}
         for row in self.book.rows(table_id):
             if row.trace_only or not in_force(row, self.on, self.chosen):
@@ -390,6 +392,12 @@ class Context:
             if contact_of(self.on, {**facts, key: v}) is None
         )
         return (forbidden, self.state(facts))
+
+
+def _known(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers as the conditions take them (`Condition.partial`): a fact left out as None, the
+    age band left aside (the engine reads it apart from the conditions)."""
+    return {k: None if v == NOT_GIVEN else v for k, v in facts.items() if k != "age"}
 
 
 def _essence(outcome: Outcome | None) -> Any:
